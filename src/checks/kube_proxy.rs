@@ -1,0 +1,12 @@
+//! `kube_proxy`: GET `KUBE_PROXY_HEALTHZ_URL` on this node must answer 200.
+
+use std::time::Instant;
+
+use super::{Check, Ctx, Outcome, local_http};
+
+pub const CHECK: Check = Check { name: "kube_proxy", run };
+
+fn run(ctx: &Ctx, deadline: Instant) -> Outcome {
+    let c = &ctx.config;
+    local_http::probe("kube-proxy healthz", &c.kube_proxy_healthz_url, c.local_http_ca_file.as_deref(), deadline)
+}

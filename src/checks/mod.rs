@@ -1,0 +1,129 @@
+//! The check registry: a static table of name → function, blackbox_exporter
+//! style. A check reads what it needs from [`Ctx`], does bounded work and
+//! returns an [`Outcome`]; the runner adds deadlines, caching and parallelism.
+
+use std::time::Instant;
+
+use crate::config::Config;
+
+mod kube_proxy;
+mod kubelet;
+mod local_http;
+mod node_ready;
+mod okd_router;
+
+/// Longest `reason` we ever send: reasons are for humans on one line.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Result of one check run. `Unknown` (timed out, could not tell) is reported
+/// as `passed:false` with a reason: never silently ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Pass,
+    Fail(String),
+    Unknown(String),
+}
+
+impl Outcome {
+    /// A failure with a reason cleaned to one short line.
+    pub fn fail(reason: impl AsRef<str>) -> Outcome {
+        Outcome::Fail(clean_reason(reason.as_ref()))
+    }
+
+    /// "Could not tell" with a reason cleaned to one short line.
+    pub fn unknown(reason: impl AsRef<str>) -> Outcome {
+        Outcome::Unknown(clean_reason(reason.as_ref()))
+    }
+
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Pass)
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Pass => None,
+            Outcome::Fail(r) | Outcome::Unknown(r) => Some(r),
+        }
+    }
+
+    /// Label for metrics and logs: pass, fail, unknown.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail(_) => "fail",
+            Outcome::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// Collapses whitespace (newlines included) and cuts to [`MAX_REASON_CHARS`].
+pub fn clean_reason(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_REASON_CHARS));
+    let mut chars = 0;
+    for word in s.split_whitespace() {
+        let sep = usize::from(!out.is_empty());
+        let n = word.chars().count();
+        if chars + sep + n > MAX_REASON_CHARS {
+            let room = MAX_REASON_CHARS.saturating_sub(chars + sep + 1);
+            if room > 0 {
+                if sep == 1 {
+                    out.push(' ');
+                }
+                out.extend(word.chars().take(room));
+            }
+            out.push('…');
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        chars += sep + n;
+    }
+    out
+}
+
+/// Everything a check may read. Built once at start, shared by all threads.
+pub struct Ctx {
+    pub config: Config,
+}
+
+/// One registered check. `run` gets the deadline of this run and should not
+/// block past it; the runner stops waiting at the deadline regardless.
+pub struct Check {
+    pub name: &'static str,
+    pub run: fn(&Ctx, Instant) -> Outcome,
+}
+
+/// Every check, by public name. Names are API: never rename one.
+pub static REGISTRY: &[Check] = &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK];
+
+pub fn find(name: &str) -> Option<&'static Check> {
+    REGISTRY.iter().find(|c| c.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|c| c.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_one_short_line() {
+        assert_eq!(clean_reason("a\n b\tc  "), "a b c");
+        let long = "x".repeat(500);
+        let r = clean_reason(&format!("prefix {long}"));
+        assert_eq!(r.chars().count(), MAX_REASON_CHARS);
+        assert!(r.starts_with("prefix x") && r.ends_with('…'));
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut n = names();
+        n.sort();
+        n.dedup();
+        assert_eq!(n.len(), REGISTRY.len());
+    }
+}

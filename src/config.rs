@@ -1,0 +1,378 @@
+//! Every knob of the service in one table: environment variable, matching
+//! `--flag`, default and `--help` text, then typed parsing and validation.
+//! A bad value becomes a [`ConfigError`] naming the variable; `main` prints it
+//! on one line and exits with status 2.
+//!
+//! The flag for `LISTEN_PORT` is `--listen-port` (`--listen-port 1` or
+//! `--listen-port=1`); a flag wins over the environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::checks;
+
+/// One configuration knob.
+pub struct Knob {
+    pub env: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn knob(env: &'static str, default: &'static str, help: &'static str) -> Knob {
+    Knob { env, default, help }
+}
+
+/// Every knob, in `--help` order. Sections per subsystem keep edits apart.
+pub const KNOBS: &[Knob] = &[
+    // --- service core
+    knob("NODE_NAME", "", "Name of this Kubernetes Node (required; DaemonSet: fieldRef spec.nodeName)"),
+    knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
+    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics"),
+    knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
+    knob("CHECK_TIMEOUT_MS", "1000", "Deadline of one check run; past it the check reports 'timed out'"),
+    knob("CHECK_TIMEOUTS_MS", "", "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000"),
+    knob("CHECK_MIN_INTERVAL_MS", "500", "A check result younger than this is reused (0 = run on every request)"),
+    knob("MAX_CONNECTIONS", "512", "Concurrent HTTP connections; more are closed at once"),
+    knob("MAX_CONNECTIONS_PER_CLIENT", "32", "Concurrent HTTP connections from one client address"),
+    knob("LOG_FORMAT", "text", "Log line format on stderr: text or json"),
+    // --- local HTTP probes
+    knob("KUBELET_HEALTHZ_URL", "http://127.0.0.1:10248/healthz", "URL probed by the kubelet check"),
+    knob("OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1936/healthz/ready", "URL probed by the okd_router_1936 check"),
+    knob("KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", "URL probed by the kube_proxy check"),
+    knob("LOCAL_HTTP_CA_FILE", "", "CA bundle for https:// probe URLs; empty = no verification for loopback hosts"),
+    // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
+    // --- host checks (filesystem_ro, disk_pressure, network)
+    // --- container runtime
+    // --- operations (metrics, agent-check, TLS)
+];
+
+/// A configuration problem, worded for the operator: names the variable
+/// and what is allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(env: &str, value: &str, allowed: &str) -> ConfigError {
+    ConfigError(format!("invalid {env}={value:?}: {allowed}"))
+}
+
+/// Effective string value of every knob: default, then environment, then flag.
+pub struct Raw {
+    values: HashMap<&'static str, String>,
+}
+
+impl Raw {
+    /// Builds the raw values from an environment lookup and `--flag` arguments.
+    pub fn new(env: impl Fn(&str) -> Option<String>, flags: &[(String, String)]) -> Result<Raw, ConfigError> {
+        let mut values = HashMap::new();
+        for k in KNOBS {
+            let v = env(k.env).unwrap_or_else(|| k.default.to_string());
+            values.insert(k.env, v);
+        }
+        for (flag, value) in flags {
+            let knob =
+                knob_for_flag(flag).ok_or_else(|| ConfigError(format!("unknown option --{flag} (see --help)")))?;
+            values.insert(knob.env, value.clone());
+        }
+        Ok(Raw { values })
+    }
+
+    /// The effective string (trimmed) of a knob.
+    pub fn str(&self, env: &str) -> &str {
+        self.values.get(env).map(|s| s.trim()).unwrap_or("")
+    }
+
+    pub fn opt_str(&self, env: &str) -> Option<String> {
+        let s = self.str(env);
+        (!s.is_empty()).then(|| s.to_string())
+    }
+
+    pub fn opt_path(&self, env: &str) -> Option<PathBuf> {
+        self.opt_str(env).map(PathBuf::from)
+    }
+
+    /// An unsigned integer within `min..=max`.
+    pub fn u64_in(&self, env: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let s = self.str(env);
+        match s.parse::<u64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(v),
+            _ => Err(bad(env, s, &format!("expected an integer from {min} to {max}"))),
+        }
+    }
+
+    pub fn millis(&self, env: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
+        self.u64_in(env, min, max).map(Duration::from_millis)
+    }
+
+    pub fn seconds(&self, env: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
+        self.u64_in(env, min, max).map(Duration::from_secs)
+    }
+
+    /// A percentage `0..=100`, fractions allowed.
+    pub fn percent(&self, env: &str) -> Result<f64, ConfigError> {
+        let s = self.str(env);
+        match s.parse::<f64>() {
+            Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+            _ => Err(bad(env, s, "expected a number from 0 to 100")),
+        }
+    }
+
+    pub fn bool(&self, env: &str) -> Result<bool, ConfigError> {
+        let s = self.str(env);
+        match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(bad(env, s, "expected true or false")),
+        }
+    }
+
+    /// Comma-separated list, empty items dropped.
+    pub fn list(&self, env: &str) -> Vec<String> {
+        split_list(self.str(env))
+    }
+
+    /// A list of registered check names; unknown names are an error.
+    pub fn check_names(&self, env: &str) -> Result<Vec<&'static str>, ConfigError> {
+        let items = self.list(env);
+        if items.is_empty() {
+            return Err(bad(env, self.str(env), "expected at least one check name"));
+        }
+        let mut out = Vec::new();
+        for item in items {
+            let check = checks::find(&item)
+                .ok_or_else(|| bad(env, &item, &format!("unknown check; known: {}", checks::names().join(","))))?;
+            if !out.contains(&check.name) {
+                out.push(check.name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An `http://` or `https://` URL.
+    pub fn url(&self, env: &str) -> Result<String, ConfigError> {
+        let s = self.str(env);
+        let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(s.to_string()),
+            _ => Err(bad(env, s, "expected an http:// or https:// URL")),
+        }
+    }
+}
+
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+fn knob_for_flag(flag: &str) -> Option<&'static Knob> {
+    KNOBS.iter().find(|k| flag_name(k.env) == flag)
+}
+
+/// `LISTEN_PORT` → `listen-port`.
+pub fn flag_name(env: &str) -> String {
+    env.to_ascii_lowercase().replace('_', "-")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated, immutable configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_name: String,
+    pub listen_address: Option<IpAddr>,
+    pub listen_port: u16,
+    pub default_checks: Vec<&'static str>,
+    pub check_timeout: Duration,
+    pub check_timeouts: HashMap<&'static str, Duration>,
+    pub check_min_interval: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub log_format: LogFormat,
+    pub kubelet_healthz_url: String,
+    pub okd_router_healthz_url: String,
+    pub kube_proxy_healthz_url: String,
+    pub local_http_ca_file: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
+        let node_name = raw.str("NODE_NAME").to_string();
+        validate_node_name(&node_name)?;
+        let listen_address = match raw.str("LISTEN_ADDRESS") {
+            "" => None,
+            s => Some(
+                s.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .map_err(|_| bad("LISTEN_ADDRESS", s, "expected an IPv4 or IPv6 address"))?,
+            ),
+        };
+        let log_format = match raw.str("LOG_FORMAT") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            s => return Err(bad("LOG_FORMAT", s, "expected text or json")),
+        };
+        Ok(Config {
+            node_name,
+            listen_address,
+            listen_port: raw.u64_in("LISTEN_PORT", 1, 65535)? as u16,
+            default_checks: raw.check_names("DEFAULT_CHECKS")?,
+            check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
+            check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
+            check_min_interval: raw.millis("CHECK_MIN_INTERVAL_MS", 0, 600_000)?,
+            max_connections: raw.u64_in("MAX_CONNECTIONS", 1, 100_000)? as usize,
+            max_connections_per_client: raw.u64_in("MAX_CONNECTIONS_PER_CLIENT", 1, 100_000)? as usize,
+            log_format,
+            kubelet_healthz_url: raw.url("KUBELET_HEALTHZ_URL")?,
+            okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
+            kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
+            local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
+        })
+    }
+
+    /// The deadline of one run of `check`.
+    pub fn timeout_for(&self, check: &str) -> Duration {
+        self.check_timeouts.get(check).copied().unwrap_or(self.check_timeout)
+    }
+}
+
+/// Kubernetes object names are DNS subdomains; anything else cannot be a Node
+/// (and must never be pasted into an API URL).
+fn validate_node_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() {
+        return Err(ConfigError(
+            "NODE_NAME is not set: set it to this node's name (DaemonSet: fieldRef spec.nodeName; host: $(hostname))"
+                .into(),
+        ));
+    }
+    let ok = name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad("NODE_NAME", name, "expected a lowercase DNS name (RFC 1123 subdomain), as Kubernetes Node names are"))
+    }
+}
+
+fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, ConfigError> {
+    const ENV: &str = "CHECK_TIMEOUTS_MS";
+    let mut out = HashMap::new();
+    for item in split_list(s) {
+        let (name, ms) = item.split_once('=').ok_or_else(|| bad(ENV, &item, "expected name=milliseconds"))?;
+        let check = checks::find(name.trim()).ok_or_else(|| bad(ENV, name, "unknown check name"))?;
+        let ms: u64 = ms
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v| (1..=600_000).contains(v))
+            .ok_or_else(|| bad(ENV, &item, "expected name=milliseconds with 1 to 600000 ms"))?;
+        out.insert(check.name, Duration::from_millis(ms));
+    }
+    Ok(out)
+}
+
+/// `--help` text: usage, then every knob with its flag, variable and default.
+pub fn help_text() -> String {
+    let mut s = String::from(concat!(
+        "harmony-node-readiness-endpoint ",
+        env!("CARGO_PKG_VERSION"),
+        "\nAnswers GET /health on every Kubernetes node: 200 = send traffic here, 503 = take this node out of the pool.\n\n",
+        "USAGE:\n",
+        "    harmony-node-readiness-endpoint [--flag VALUE]...          serve HTTP\n",
+        "    harmony-node-readiness-endpoint check [--check a,b] [...]  run checks once, print JSON,\n",
+        "                                                               exit 0 ready / 1 not ready / 2 usage\n",
+        "    harmony-node-readiness-endpoint --help | --version\n\n",
+        "Every option is an environment variable or the matching flag (the flag wins):\n\n",
+    ));
+    for k in KNOBS {
+        let default = if k.default.is_empty() { "(unset)".to_string() } else { k.default.to_string() };
+        s.push_str(&format!("  --{:<30} {}\n      {}  [default: {}]\n", flag_name(k.env), k.env, k.help, default));
+    }
+    s.push_str(&format!("\nChecks: {}\n", checks::names().join(", ")));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> Raw {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Raw::new(|k| map.get(k).cloned(), &[]).unwrap()
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_raw(&raw(pairs))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.listen_port, 25001);
+        assert_eq!(c.default_checks, vec!["node_ready"]);
+        assert_eq!(c.check_timeout, Duration::from_millis(1000));
+        assert_eq!(c.check_min_interval, Duration::from_millis(500));
+        assert_eq!(c.listen_address, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "abc")], "LISTEN_PORT"),
+            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "0")], "LISTEN_PORT"),
+            (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
+            (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "node_ready,nope")], "DEFAULT_CHECKS"),
+            (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", " , ")], "DEFAULT_CHECKS"),
+            (&[("NODE_NAME", "n1"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet")], "CHECK_TIMEOUTS_MS"),
+            (&[("NODE_NAME", "n1"), ("KUBELET_HEALTHZ_URL", "127.0.0.1:10248")], "KUBELET_HEALTHZ_URL"),
+            (&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "localhost")], "LISTEN_ADDRESS"),
+            (&[], "NODE_NAME"),
+            (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+        ];
+        for (pairs, var) in cases {
+            let err = config(pairs).unwrap_err();
+            assert!(err.0.contains(var), "{pairs:?}: {err}");
+            assert!(!err.0.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let r =
+            Raw::new(|k| (k == "LISTEN_PORT").then(|| "1".to_string()), &[("listen-port".into(), "2".into())]).unwrap();
+        assert_eq!(r.str("LISTEN_PORT"), "2");
+        assert!(Raw::new(|_| None, &[("no-such-flag".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn per_check_timeouts() {
+        let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
+        assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
+        assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn ipv6_listen_address_with_brackets() {
+        let c = config(&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "[::1]")]).unwrap();
+        assert_eq!(c.listen_address, Some("::1".parse().unwrap()));
+    }
+}

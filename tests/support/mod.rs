@@ -1,0 +1,44 @@
+//! Shared helpers for the black-box tests: start the built binary, speak raw
+//! HTTP to it, and skip (or, in CI, fail) tests that need root or packages.
+#![allow(dead_code)]
+
+/// Set by `.ci/run`: every end-to-end test that would skip must fail instead.
+pub const REQUIRE_E2E_VAR: &str = "E2E_REQUIRED";
+
+/// Returns `true` when the caller must skip: prints the one-line reason.
+/// With `E2E_REQUIRED=1` (CI) it panics instead, so nothing skips in CI.
+pub fn skip(reason: &str) -> bool {
+    if std::env::var(REQUIRE_E2E_VAR).is_ok_and(|v| v == "1") {
+        panic!("{REQUIRE_E2E_VAR}=1 but this end-to-end test cannot run: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+    true
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Skips unless root; `what` says what needs root.
+pub fn skip_unless_root(what: &str) -> bool {
+    !is_root() && skip(&format!("{what} needs root"))
+}
+
+/// Skips unless `program` is on PATH (installed by scripts/install-test-deps).
+pub fn skip_unless_program(program: &str) -> bool {
+    which(program).is_none() && skip(&format!("{program} not installed (make test installs it as root on Debian)"))
+}
+
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
