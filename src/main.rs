@@ -3,6 +3,7 @@
 
 mod checks;
 mod config;
+mod log;
 
 fn main() {
     let raw = config::Raw::new(|k| std::env::var(k).ok(), &[]);

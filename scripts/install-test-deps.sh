@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages the end-to-end tests talk to (real containerd,
+# HAProxy, dnsmasq, ...). Runs as root on Debian/Ubuntu; elsewhere it says why
+# it does nothing and those tests skip (outside CI) with a one-line reason.
+set -eu
+
+PACKAGES="
+iproute2
+util-linux
+"
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-test-deps: not root on Debian/Ubuntu; end-to-end tests that need packages will skip" >&2
+    exit 0
+fi
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "install-test-deps: installing$missing" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
