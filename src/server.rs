@@ -278,7 +278,10 @@ fn read_head(
     }
 }
 
-/// Reads and drops a request body; false when it is too large to bother.
+/// Reads and drops a request body; false when it is too large to bother or
+/// does not arrive within [`HEAD_TIMEOUT`] in total (a per-read timeout alone
+/// would let a client trickling one byte every few seconds hold the
+/// connection for hours).
 fn discard_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
     if len > MAX_BODY_BYTES {
         return false;
@@ -286,9 +289,13 @@ fn discard_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
     let in_buf = (len as usize).min(buf.len());
     buf.drain(..in_buf);
     let mut left = len - in_buf as u64;
-    let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
+    let deadline = Instant::now() + HEAD_TIMEOUT;
     let mut sink = [0u8; 2048];
     while left > 0 {
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        if time_left.is_zero() || stream.set_read_timeout(Some(time_left)).is_err() {
+            return false;
+        }
         match stream.read(&mut sink[..(left as usize).min(2048)]) {
             Ok(0) | Err(_) => return false,
             Ok(n) => left -= n as u64,
