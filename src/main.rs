@@ -3,6 +3,7 @@
 
 mod checks;
 mod config;
+mod cri;
 mod log;
 
 fn main() {
