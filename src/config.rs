@@ -322,6 +322,74 @@ fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, Conf
     Ok(out)
 }
 
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Run checks once (`--check a,b` or the defaults), print JSON, exit 0/1.
+    Check(Option<Vec<&'static str>>),
+    Help,
+    Version,
+}
+
+/// Parses `[check] [--check a,b] [--flag VALUE | --flag=VALUE]... [--help] [--version]`.
+/// Returns the command and the `(flag, value)` pairs for [`Raw::new`].
+pub fn parse_args(args: &[String]) -> Result<(Command, Vec<(String, String)>), ConfigError> {
+    let mut command = Command::Serve;
+    let mut flags = Vec::new();
+    let mut check_list: Option<String> = None;
+    let mut it = args.iter().enumerate();
+    while let Some((i, arg)) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok((Command::Help, flags)),
+            "-V" | "--version" => return Ok((Command::Version, flags)),
+            "check" if i == 0 => command = Command::Check(None),
+            _ => {
+                let Some(flag) = arg.strip_prefix("--") else {
+                    return Err(ConfigError(format!("unexpected argument {arg:?} (see --help)")));
+                };
+                let (name, value) = match flag.split_once('=') {
+                    Some((n, v)) => (n.to_string(), v.to_string()),
+                    None => {
+                        let v = it.next().map(|(_, v)| v.clone());
+                        (flag.to_string(), v.ok_or_else(|| ConfigError(format!("option --{flag} needs a value")))?)
+                    }
+                };
+                if name == "check" {
+                    if command == Command::Serve {
+                        return Err(ConfigError("--check is only valid after the `check` subcommand".into()));
+                    }
+                    check_list = Some(value);
+                } else {
+                    flags.push((name, value));
+                }
+            }
+        }
+    }
+    if let (Command::Check(_), Some(list)) = (&command, check_list) {
+        let mut names = Vec::new();
+        for item in list.split(',').map(str::trim) {
+            let check = checks::find(item).ok_or_else(|| {
+                ConfigError(format!("unknown check {item:?} in --check; known: {}", checks::names().join(",")))
+            })?;
+            if !names.contains(&check.name) {
+                names.push(check.name);
+            }
+        }
+        command = Command::Check(Some(names));
+    }
+    Ok((command, flags))
+}
+
+impl Raw {
+    /// `KEY=value` pairs of every knob for the startup log line. No knob holds
+    /// a secret (tokens and keys are given as file paths), so all are shown.
+    pub fn summary(&self) -> String {
+        KNOBS.iter().map(|k| format!("{}={}", k.env, self.str(k.env))).collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// `--help` text: usage, then every knob with its flag, variable and default.
 pub fn help_text() -> String {
     let mut s = String::from(concat!(
@@ -421,6 +489,21 @@ mod tests {
         }
         let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]).unwrap();
         assert!(!c.container_runtime_require_network);
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(args(&[]).unwrap().0, Command::Serve);
+        let (cmd, flags) = args(&["check", "--check", "kubelet,kubelet", "--listen-port=1"]).unwrap();
+        assert_eq!(cmd, Command::Check(Some(vec!["kubelet"])));
+        assert_eq!(flags, vec![("listen-port".to_string(), "1".to_string())]);
+        assert_eq!(args(&["--log-format", "json"]).unwrap().1, vec![("log-format".into(), "json".into())]);
+        assert_eq!(args(&["--help"]).unwrap().0, Command::Help);
+        assert!(args(&["check", "--check", "nope"]).is_err());
+        assert!(args(&["--check", "kubelet"]).is_err());
+        assert!(args(&["serve"]).is_err());
+        assert!(args(&["--listen-port"]).is_err());
     }
 
     #[test]
