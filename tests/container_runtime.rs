@@ -1,0 +1,406 @@
+//! `container_runtime` end to end: the built binary's one-shot
+//! `check --check container_runtime` against a real containerd started by
+//! each test (root and the Debian `containerd` package needed), and against
+//! a fake CRI server for what containerd cannot act out.
+
+#[path = "support/grpc_server.rs"]
+mod grpc_server;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use grpc_server::{Behavior, FakeCri};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
+
+/// A unique directory under /tmp, removed on drop (even when a test fails).
+/// Short paths: a unix socket path must fit in 108 bytes.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = PathBuf::from(format!("/tmp/hnre-cri-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Result of one `check` run: exit code, the check's JSON entry, wall time.
+struct Run {
+    code: i32,
+    check: Value,
+    took: Duration,
+}
+
+impl Run {
+    fn passed(&self) -> bool {
+        self.check["passed"] == Value::Bool(true)
+    }
+    fn reason(&self) -> String {
+        self.check["reason"].as_str().unwrap_or("").to_string()
+    }
+}
+
+/// Environment knobs the tests set themselves; inherited values are removed.
+const KNOBS: [&str; 5] = [
+    "CONTAINER_RUNTIME_ENDPOINT",
+    "CONTAINER_RUNTIME_REQUIRE_NETWORK",
+    "HOST_ROOT",
+    "CHECK_TIMEOUT_MS",
+    "CHECK_TIMEOUTS_MS",
+];
+
+fn command(program: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args).env("NODE_NAME", "n1").env("CHECK_TIMEOUT_MS", "5000");
+    for k in KNOBS.iter().filter(|k| **k != "CHECK_TIMEOUT_MS") {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    cmd
+}
+
+fn parse(out: std::process::Output, took: Duration) -> Run {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let check = v["checks"][0].clone();
+    assert_eq!(check["name"], "container_runtime", "{v}");
+    Run { code: out.status.code().unwrap_or(-1), check, took }
+}
+
+fn run_check(env: &[(&str, &str)]) -> Run {
+    let start = Instant::now();
+    let out = command(BIN, &["check", "--check", "container_runtime"], env).output().expect("run binary");
+    parse(out, start.elapsed())
+}
+
+fn assert_fails_with(r: &Run, want: &str) {
+    assert_eq!(r.code, 1, "{}", r.check);
+    assert!(!r.passed(), "{}", r.check);
+    assert!(r.reason().contains(want), "reason {:?} lacks {want:?}", r.reason());
+}
+
+/// Polls `f` until it returns `Some` or the deadline passes.
+fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------- fake CRI
+
+fn fake(tag: &str, behavior: Behavior) -> (TempDir, FakeCri) {
+    let dir = TempDir::new(tag);
+    let server = FakeCri::start(&dir.path().join("cri.sock"), behavior);
+    (dir, server)
+}
+
+#[test]
+fn fake_ready_runtime_passes_with_both_endpoint_forms() {
+    let (_dir, server) = fake("ready", Behavior::Ready);
+    let sock = server.socket.display().to_string();
+    for endpoint in [sock.clone(), format!("unix://{sock}")] {
+        let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
+        assert!(r.passed() && r.code == 0, "{}", r.check);
+    }
+    assert_eq!(server.paths(), ["/runtime.v1.RuntimeService/Status"; 2]);
+}
+
+#[test]
+fn v1alpha2_fallback_after_unimplemented() {
+    let (_dir, server) = fake("alpha", Behavior::V1alpha2Only);
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &server.socket.display().to_string())]);
+    assert!(r.passed(), "{}", r.check);
+    assert_eq!(server.paths(), ["/runtime.v1.RuntimeService/Status", "/runtime.v1alpha2.RuntimeService/Status"]);
+}
+
+#[test]
+fn no_cri_service_reports_the_v1_error() {
+    let (_dir, server) = fake("nocri", Behavior::NoCri);
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &server.socket.display().to_string())]);
+    assert_fails_with(&r, "CRI error 12: unknown service runtime.v1.RuntimeService");
+    assert_eq!(r.reason(), "CRI error 12: unknown service runtime.v1.RuntimeService");
+}
+
+#[test]
+fn silent_listener_is_unknown_at_the_deadline() {
+    let (_dir, server) = fake("silent", Behavior::Silent);
+    let r =
+        run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &server.socket.display().to_string()), ("CHECK_TIMEOUT_MS", "300")]);
+    assert_fails_with(&r, "timed out after");
+    // Bounded: the deadline plus process start-up, never a hang.
+    assert!(r.took < Duration::from_secs(3), "took {:?}", r.took);
+}
+
+#[test]
+fn garbage_answer_has_a_clear_reason() {
+    let (_dir, server) = fake("garbage", Behavior::Garbage);
+    let sock = server.socket.display().to_string();
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &sock)]);
+    assert_fails_with(&r, &format!("runtime socket {sock}: not an HTTP/2 gRPC server"));
+}
+
+#[test]
+fn non_grpc_http2_answer_has_a_clear_reason() {
+    let (_dir, server) = fake("http404", Behavior::NotGrpc);
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &server.socket.display().to_string())]);
+    assert_fails_with(&r, "not a gRPC answer: HTTP status 404 without grpc-status");
+}
+
+#[test]
+fn missing_and_stale_sockets_without_a_runtime() {
+    let dir = TempDir::new("nosock");
+    let sock = dir.path().join("x.sock");
+    let s = sock.display().to_string();
+    assert_fails_with(&run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &s)]), &format!("runtime socket {s} not found"));
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap()); // leaves the file behind
+    assert_fails_with(
+        &run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &s)]),
+        &format!("runtime socket {s}: connection refused"),
+    );
+    // No endpoint and nothing under HOST_ROOT.
+    let r = run_check(&[("HOST_ROOT", &dir.path().display().to_string())]);
+    assert_fails_with(&r, "no CRI socket found (looked in ");
+}
+
+// -------------------------------------------------------------- containerd
+
+/// A containerd of our own: config, root, state, sockets and CNI dirs all in
+/// one temp dir; stopped by pid on drop.
+struct Containerd {
+    child: Option<Child>,
+    socket: PathBuf,
+    conf_dir: PathBuf,
+    dir: TempDir,
+}
+
+impl Containerd {
+    fn start(tag: &str) -> Containerd {
+        let dir = TempDir::new(tag);
+        let d = dir.path().display().to_string();
+        for sub in ["sock", "net.d", "cni-bin", "opt"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        // Version 2 is what Debian's containerd 1.6 reads. The opt plugin
+        // would otherwise create /opt/containerd; unused snapshotters off.
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+
+[grpc]
+  address = "{d}/sock/containerd.sock"
+
+[ttrpc]
+  address = "{d}/sock/containerd.sock.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d}/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{d}/cni-bin"
+    conf_dir = "{d}/net.d"
+"#
+        );
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let socket = dir.path().join("sock/containerd.sock");
+        let c = Containerd { child: Some(child), socket, conf_dir: dir.path().join("net.d"), dir };
+        if poll(Duration::from_secs(20), || c.socket.exists().then_some(())).is_none() {
+            panic!("containerd did not create its socket in 20 s; log:\n{}", c.log());
+        }
+        c
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGTERM by pid, then waits (bounded) for the exit.
+    fn terminate(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        assert!(status.success());
+        let mut child = self.child.take().unwrap();
+        let exited = poll(Duration::from_secs(15), || child.try_wait().ok().flatten());
+        if exited.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("containerd ignored SIGTERM for 15 s");
+        }
+    }
+
+    /// SIGKILL by pid: no cleanup, the socket file stays behind.
+    fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A valid bridge network list; containerd only parses it for
+    /// NetworkReady, the plugin binaries are not needed until a pod starts.
+    fn write_cni_config(&self) {
+        let conf = r#"{"cniVersion":"0.4.0","name":"hnre-test","plugins":[{"type":"bridge","bridge":"hnre0","isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.254.0.0/24"}]]}}]}"#;
+        // Written in place, as CNI installers do: containerd 1.6 reloads on
+        // Write/Rename/Remove events of conf_dir and ignores Create, so a
+        // file renamed into the directory would go unnoticed.
+        std::fs::write(self.conf_dir.join("10-hnre.conflist"), conf).unwrap();
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn skip_containerd(what: &str) -> bool {
+    support::skip_unless_root(what) || support::skip_unless_program("containerd")
+}
+
+#[test]
+fn containerd_network_readiness_follows_the_cni_config() {
+    if skip_containerd("starting containerd") {
+        return;
+    }
+    let ctd = Containerd::start("net");
+    let endpoint = ctd.endpoint();
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
+    assert_fails_with(&r, "NetworkReady=false NetworkPluginNotReady: ");
+    assert!(r.reason().contains("cni plugin not initialized"), "{}", r.reason());
+
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]);
+    assert!(r.passed() && r.code == 0, "{}", r.check);
+
+    ctd.write_cni_config();
+    let passed = poll(Duration::from_secs(15), || {
+        let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
+        r.passed().then_some(r)
+    });
+    assert!(passed.is_some(), "NetworkReady never became true; containerd log:\n{}", ctd.log());
+}
+
+#[test]
+fn containerd_sigterm_removes_the_socket() {
+    if skip_containerd("starting containerd") {
+        return;
+    }
+    let mut ctd = Containerd::start("term");
+    let endpoint = ctd.endpoint();
+    let env = [("CONTAINER_RUNTIME_ENDPOINT", endpoint.as_str()), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")];
+    assert!(run_check(&env).passed());
+    ctd.terminate();
+    assert!(!ctd.socket.exists(), "containerd left its socket after SIGTERM");
+    let want = format!("runtime socket {} not found", ctd.socket.display());
+    let r = run_check(&env);
+    assert_fails_with(&r, &want);
+    assert_eq!(r.reason(), want);
+}
+
+#[test]
+fn containerd_sigkill_leaves_a_stale_socket() {
+    if skip_containerd("starting containerd") {
+        return;
+    }
+    let mut ctd = Containerd::start("kill");
+    let endpoint = ctd.endpoint();
+    let env = [("CONTAINER_RUNTIME_ENDPOINT", endpoint.as_str()), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")];
+    assert!(run_check(&env).passed());
+    ctd.kill();
+    assert!(ctd.socket.exists(), "socket vanished although containerd could not clean up");
+    let want = format!("runtime socket {}: connection refused", ctd.socket.display());
+    let r = run_check(&env);
+    assert_fails_with(&r, &want);
+    assert_eq!(r.reason(), want);
+}
+
+/// As the DaemonSet sees it: the host's /run/containerd mounted read-only
+/// under HOST_ROOT, the socket found by auto-detection.
+#[test]
+fn containerd_through_a_read_only_bind_mount() {
+    if skip_containerd("bind mounts in a mount namespace") || support::skip_unless_program("unshare") {
+        return;
+    }
+    let ctd = Containerd::start("ro");
+    let host = TempDir::new("rohost");
+    let sock_dir = ctd.socket.parent().unwrap().display().to_string();
+    let host_root = host.path().display().to_string();
+    // In a private mount namespace: nothing leaks into the test's mounts.
+    let script = r#"set -e
+mkdir -p "$H/run/containerd"
+mount --bind -o ro "$S" "$H/run/containerd"
+if touch "$H/run/containerd/probe" 2>/dev/null; then echo "bind mount is writable" >&2; exit 90; fi
+exec "$BIN" check --check container_runtime"#;
+    let start = Instant::now();
+    let out = command(
+        "unshare",
+        &["-m", "--propagation", "private", "sh", "-c", script],
+        &[
+            ("H", &host_root),
+            ("S", &sock_dir),
+            ("BIN", BIN),
+            ("HOST_ROOT", &host_root),
+            ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false"),
+        ],
+    )
+    .output()
+    .expect("run unshare");
+    assert!(out.status.code() != Some(90), "mount not read-only: {}", String::from_utf8_lossy(&out.stderr));
+    let r = parse(out, start.elapsed());
+    assert!(r.passed() && r.code == 0, "{}", r.check);
+}
