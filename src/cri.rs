@@ -125,3 +125,63 @@ fn connect(socket: &Path, deadline: Instant) -> Result<UnixStream, CriError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Random bytes from the peer, at every layer: errors, never panics.
+
+    use std::io::Cursor;
+    use std::time::{Duration, Instant};
+
+    use super::{grpc, h2, hpack, proto};
+
+    /// xorshift64*: deterministic, dependency-free noise.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn bytes(&mut self, max: usize) -> Vec<u8> {
+            let n = (self.next() % (max as u64 + 1)) as usize;
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    #[test]
+    fn random_header_blocks_and_messages() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut d = hpack::Decoder::default();
+        for _ in 0..20_000 {
+            let b = rng.bytes(64);
+            let _ = d.decode(&b);
+            let _ = proto::decode_status_response(&b);
+            let _ = grpc::percent_decode(&b);
+        }
+    }
+
+    #[test]
+    fn random_frames_after_a_valid_settings() {
+        let mut rng = Rng(42);
+        for _ in 0..5_000 {
+            let mut input = vec![0, 0, 0, h2::SETTINGS, 0, 0, 0, 0, 0];
+            // Plausible frame headers with random payloads, then raw noise.
+            for _ in 0..(rng.next() % 4) {
+                let payload = rng.bytes(40);
+                let kind = (rng.next() % 11) as u8;
+                let flags = rng.next() as u8;
+                let stream = (rng.next() % 4) as u32;
+                h2::put_frame(&mut input, kind, flags, stream, &payload);
+            }
+            input.extend(rng.bytes(32));
+            let mock = h2::tests::Mock { input: Cursor::new(input), output: Vec::new(), hung_up: false };
+            let mut conn = h2::Conn::new(mock, Instant::now() + Duration::from_secs(5)).unwrap();
+            if let Ok(resp) = conn.request(b"", b"") {
+                let _ = grpc::reply_message(&resp);
+            }
+        }
+    }
+}

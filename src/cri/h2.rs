@@ -120,7 +120,7 @@ impl<T: Transport> Conn<T> {
         put_frame(&mut out, SETTINGS, 0, 0, &settings);
         // The connection window starts at 65535 whatever SETTINGS say.
         put_frame(&mut out, WINDOW_UPDATE, 0, 0, &(WINDOW - 65_535).to_be_bytes());
-        c.write_all(&out)?;
+        c.send(&out)?;
         Ok(c)
     }
 
@@ -135,7 +135,7 @@ impl<T: Transport> Conn<T> {
         let mut out = Vec::new();
         put_frame(&mut out, HEADERS, END_HEADERS, stream, header_block);
         put_frame(&mut out, DATA, END_STREAM, stream, body);
-        self.write_all(&out)?;
+        self.send(&out)?;
         self.read_response(stream)
     }
 
@@ -307,6 +307,18 @@ impl<T: Transport> Conn<T> {
         Ok(Frame { kind: head[3], flags: head[4], stream, payload })
     }
 
+    /// Writes a request. A peer that already hung up may have said why
+    /// first (an HTTP/1 error, garbage): that diagnosis beats "closed".
+    fn send(&mut self, buf: &[u8]) -> Result<(), CriError> {
+        match self.write_all(buf) {
+            Err(CriError::Closed) if !self.seen_settings => match self.read_frame() {
+                Err(e @ CriError::NotHttp2(_)) => Err(e),
+                _ => Err(CriError::Closed),
+            },
+            other => other,
+        }
+    }
+
     fn remaining(&self) -> Result<Duration, CriError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() { Err(CriError::Timeout) } else { Ok(left) }
@@ -390,6 +402,8 @@ pub mod tests {
     pub struct Mock {
         pub input: Cursor<Vec<u8>>,
         pub output: Vec<u8>,
+        /// Writes fail as to a peer that hung up.
+        pub hung_up: bool,
     }
 
     impl Read for Mock {
@@ -400,6 +414,9 @@ pub mod tests {
 
     impl Write for Mock {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.hung_up {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
             self.output.extend_from_slice(buf);
             Ok(buf.len())
         }
@@ -433,7 +450,7 @@ pub mod tests {
     }
 
     fn run(server: Vec<u8>) -> (Result<Response, CriError>, Vec<u8>) {
-        let mock = Mock { input: Cursor::new(server), output: Vec::new() };
+        let mock = Mock { input: Cursor::new(server), output: Vec::new(), hung_up: false };
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut conn = Conn::new(mock, deadline).unwrap();
         let r = conn.request(&block(&[(":path", "/x")]), &[0, 0, 0, 0, 0]);
@@ -549,6 +566,15 @@ pub mod tests {
             let err = run(input.clone()).0.unwrap_err().to_string();
             assert!(err.contains(want), "{input:?}: {err:?} lacks {want:?}");
         }
+    }
+
+    #[test]
+    fn peer_that_hung_up_is_diagnosed_from_what_it_sent() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mock = |input: &[u8]| Mock { input: Cursor::new(input.to_vec()), output: Vec::new(), hung_up: true };
+        let err = Conn::new(mock(b"HTTP/1.1 400 Bad Request\r\n\r\n"), deadline).err().unwrap();
+        assert!(matches!(err, CriError::NotHttp2(_)), "{err:?}");
+        assert_eq!(Conn::new(mock(b""), deadline).err().unwrap(), CriError::Closed);
     }
 
     #[test]
