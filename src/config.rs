@@ -30,7 +30,7 @@ pub const KNOBS: &[Knob] = &[
     // --- service core
     knob("NODE_NAME", "", "Name of this Kubernetes Node (required; DaemonSet: fieldRef spec.nodeName)"),
     knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
-    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics"),
+    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)"),
     knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
     knob("CHECK_TIMEOUT_MS", "1000", "Deadline of one check run; past it the check reports 'timed out'"),
     knob("CHECK_TIMEOUTS_MS", "", "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000"),
@@ -240,7 +240,7 @@ impl Config {
         Ok(Config {
             node_name,
             listen_address,
-            listen_port: raw.u64_in("LISTEN_PORT", 1, 65535)? as u16,
+            listen_port: raw.u64_in("LISTEN_PORT", 0, 65535)? as u16,
             default_checks: raw.check_names("DEFAULT_CHECKS")?,
             check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
             check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
@@ -390,6 +390,15 @@ impl Raw {
     }
 }
 
+/// A valid config for unit tests: defaults plus `NODE_NAME=test-node`, with
+/// `overrides` applied.
+#[cfg(test)]
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let raw = Raw::new(|k| map.get(k).cloned().or_else(|| (k == "NODE_NAME").then(|| "test-node".into())), &[]);
+    Config::from_raw(&raw.expect("test knobs exist")).expect("test config is valid")
+}
+
 /// `--help` text: usage, then every knob with its flag, variable and default.
 pub fn help_text() -> String {
     let mut s = String::from(concat!(
@@ -438,7 +447,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "abc")], "LISTEN_PORT"),
-            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "0")], "LISTEN_PORT"),
+            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "65536")], "LISTEN_PORT"),
             (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "node_ready,nope")], "DEFAULT_CHECKS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", " , ")], "DEFAULT_CHECKS"),
