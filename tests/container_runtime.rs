@@ -5,41 +5,19 @@
 
 #[path = "support/grpc_server.rs"]
 mod grpc_server;
+// support re-exports helpers this file does not use (Service, Response).
+#[allow(unused_imports)]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use grpc_server::{Behavior, FakeCri};
 use serde_json::Value;
+use support::{TempDir, run_check_cli, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
-
-/// A unique directory under /tmp, removed on drop (even when a test fails).
-/// Short paths: a unix socket path must fit in 108 bytes.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p = PathBuf::from(format!("/tmp/hnre-cri-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Result of one `check` run: exit code, the check's JSON entry, wall time.
 struct Run {
@@ -57,58 +35,30 @@ impl Run {
     }
 }
 
-/// Environment knobs the tests set themselves; inherited values are removed.
-const KNOBS: [&str; 5] = [
-    "CONTAINER_RUNTIME_ENDPOINT",
-    "CONTAINER_RUNTIME_REQUIRE_NETWORK",
-    "HOST_ROOT",
-    "CHECK_TIMEOUT_MS",
-    "CHECK_TIMEOUTS_MS",
-];
-
-fn command(program: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args(args).env("NODE_NAME", "n1").env("CHECK_TIMEOUT_MS", "5000");
-    for k in KNOBS.iter().filter(|k| **k != "CHECK_TIMEOUT_MS") {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().copied());
-    cmd
-}
-
-fn parse(out: std::process::Output, took: Duration) -> Run {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+fn parse(code: i32, stdout: &str, stderr: &str, took: Duration) -> Run {
+    let v: Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}; stderr: {stderr}"));
     let check = v["checks"][0].clone();
     assert_eq!(check["name"], "container_runtime", "{v}");
-    Run { code: out.status.code().unwrap_or(-1), check, took }
+    Run { code, check, took }
 }
 
+/// One-shot `check --check container_runtime` with a clean environment
+/// plus `env`; a generous default deadline for a loaded CI machine.
 fn run_check(env: &[(&str, &str)]) -> Run {
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "CHECK_TIMEOUT_MS") {
+        env.push(("CHECK_TIMEOUT_MS", "5000"));
+    }
     let start = Instant::now();
-    let out = command(BIN, &["check", "--check", "container_runtime"], env).output().expect("run binary");
-    parse(out, start.elapsed())
+    let (code, stdout, stderr) = run_check_cli(&["check", "--check", "container_runtime"], &env);
+    parse(code, &stdout, &stderr, start.elapsed())
 }
 
 fn assert_fails_with(r: &Run, want: &str) {
     assert_eq!(r.code, 1, "{}", r.check);
     assert!(!r.passed(), "{}", r.check);
     assert!(r.reason().contains(want), "reason {:?} lacks {want:?}", r.reason());
-}
-
-/// Polls `f` until it returns `Some` or the deadline passes.
-fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------- fake CRI
@@ -251,9 +201,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             .expect("start containerd");
         let socket = dir.path().join("sock/containerd.sock");
         let c = Containerd { child: Some(child), socket, conf_dir: dir.path().join("net.d"), dir };
-        if poll(Duration::from_secs(20), || c.socket.exists().then_some(())).is_none() {
-            panic!("containerd did not create its socket in 20 s; log:\n{}", c.log());
-        }
+        // On failure the Drop guard prints containerd's log.
+        wait_for("containerd's socket", Duration::from_secs(20), || c.socket.exists().then_some(()));
         c
     }
 
@@ -274,12 +223,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
         assert!(status.success());
         let mut child = self.child.take().unwrap();
-        let exited = poll(Duration::from_secs(15), || child.try_wait().ok().flatten());
-        if exited.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("containerd ignored SIGTERM for 15 s");
-        }
+        let exited =
+            wait_for("containerd to exit after SIGTERM", Duration::from_secs(15), || child.try_wait().ok().flatten());
+        assert!(exited.success(), "containerd exited with {exited} after SIGTERM");
     }
 
     /// SIGKILL by pid: no cleanup, the socket file stays behind.
@@ -302,6 +248,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 impl Drop for Containerd {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("containerd log:\n{}", self.log());
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -328,11 +277,9 @@ fn containerd_network_readiness_follows_the_cni_config() {
     assert!(r.passed() && r.code == 0, "{}", r.check);
 
     ctd.write_cni_config();
-    let passed = poll(Duration::from_secs(15), || {
-        let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
-        r.passed().then_some(r)
+    wait_for("NetworkReady=true after writing a CNI config", Duration::from_secs(15), || {
+        run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]).passed().then_some(())
     });
-    assert!(passed.is_some(), "NetworkReady never became true; containerd log:\n{}", ctd.log());
 }
 
 #[test]
@@ -387,20 +334,20 @@ mount --bind -o ro "$S" "$H/run/containerd"
 if touch "$H/run/containerd/probe" 2>/dev/null; then echo "bind mount is writable" >&2; exit 90; fi
 exec "$BIN" check --check container_runtime"#;
     let start = Instant::now();
-    let out = command(
-        "unshare",
-        &["-m", "--propagation", "private", "sh", "-c", script],
-        &[
-            ("H", &host_root),
-            ("S", &sock_dir),
-            ("BIN", BIN),
-            ("HOST_ROOT", &host_root),
-            ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false"),
-        ],
-    )
-    .output()
-    .expect("run unshare");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs([("H", host_root.as_str()), ("S", &sock_dir), ("BIN", BIN), ("HOST_ROOT", &host_root)])
+        .envs([("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false"), ("CHECK_TIMEOUT_MS", "5000")])
+        .output()
+        .expect("run unshare");
     assert!(out.status.code() != Some(90), "mount not read-only: {}", String::from_utf8_lossy(&out.stderr));
-    let r = parse(out, start.elapsed());
+    let r = parse(
+        out.status.code().unwrap_or(-1),
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+        start.elapsed(),
+    );
     assert!(r.passed() && r.code == 0, "{}", r.check);
 }
