@@ -1,5 +1,6 @@
 //! `container_runtime` end to end: the built binary's one-shot
-//! `check --check container_runtime` against a real containerd started by
+//! `check --check container_runtime` (and the service's `/health`) against a
+//! real containerd started by
 //! each test (root and the Debian `containerd` package needed), and against
 //! a fake CRI server for what containerd cannot act out.
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use grpc_server::{Behavior, FakeCri};
 use serde_json::Value;
-use support::{TempDir, run_check_cli, wait_for};
+use support::{Service, TempDir, run_check_cli, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 
@@ -276,10 +277,23 @@ fn containerd_network_readiness_follows_the_cni_config() {
     let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]);
     assert!(r.passed() && r.code == 0, "{}", r.check);
 
+    // What the load balancer sees: /health through the running service.
+    let svc = Service::start(&[
+        ("CONTAINER_RUNTIME_ENDPOINT", &endpoint),
+        ("CHECK_MIN_INTERVAL_MS", "0"),
+        ("CHECK_TIMEOUT_MS", "5000"),
+    ]);
+    let resp = svc.get("/health?check=container_runtime");
+    assert_eq!(resp.status, 503, "{}", resp.body);
+    let reason = resp.reason("container_runtime").unwrap_or_default();
+    assert!(reason.starts_with("NetworkReady=false NetworkPluginNotReady: "), "{reason}");
+
     ctd.write_cni_config();
-    wait_for("NetworkReady=true after writing a CNI config", Duration::from_secs(15), || {
-        run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]).passed().then_some(())
+    wait_for("/health 200 after writing a CNI config", Duration::from_secs(15), || {
+        (svc.get("/health?check=container_runtime").status == 200).then_some(())
     });
+    let r = run_check(&[("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
+    assert!(r.passed() && r.code == 0, "{}", r.check);
 }
 
 #[test]
