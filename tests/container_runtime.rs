@@ -1,8 +1,8 @@
 //! `container_runtime` end to end: the built binary's one-shot
 //! `check --check container_runtime` (and the service's `/health`) against a
-//! real containerd started by
-//! each test (root and the Debian `containerd` package needed), and against
-//! a fake CRI server for what containerd cannot act out.
+//! real containerd started by each test (root and the Debian `containerd`
+//! package needed), and against a fake CRI server for what containerd cannot
+//! act out.
 
 #[path = "support/grpc_server.rs"]
 mod grpc_server;
