@@ -44,6 +44,11 @@ fn parse(code: i32, stdout: &str, stderr: &str, took: Duration) -> Run {
     Run { code, check, took }
 }
 
+fn parse_output(out: &std::process::Output, took: Duration) -> Run {
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    parse(out.status.code().unwrap_or(-1), &stdout, &stderr, took)
+}
+
 /// One-shot `check --check container_runtime` with a clean environment
 /// plus `env`; a generous default deadline for a loaded CI machine.
 fn run_check(env: &[(&str, &str)]) -> Run {
@@ -136,6 +141,31 @@ fn missing_and_stale_sockets_without_a_runtime() {
     // No endpoint and nothing under HOST_ROOT.
     let r = run_check(&[("HOST_ROOT", &dir.path().display().to_string())]);
     assert_fails_with(&r, "no CRI socket found (looked in ");
+}
+
+/// The runtime's socket is root's (0660 root:root): a DaemonSet running as
+/// another user must be told why, not left guessing.
+#[test]
+fn socket_without_permission_names_it() {
+    if support::skip_unless_root("switching to an unprivileged user") || support::skip_unless_program("setpriv") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, server) = fake("perm", Behavior::Ready);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&server.socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let sock = server.socket.display().to_string();
+    let start = Instant::now();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "check", "--check", "container_runtime"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs([("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", &sock)])
+        .output()
+        .expect("run setpriv");
+    let r = parse_output(&out, start.elapsed());
+    assert_eq!(r.reason(), format!("runtime socket {sock}: permission denied"));
+    assert!(server.paths().is_empty());
 }
 
 // -------------------------------------------------------------- containerd
@@ -357,11 +387,6 @@ exec "$BIN" check --check container_runtime"#;
         .output()
         .expect("run unshare");
     assert!(out.status.code() != Some(90), "mount not read-only: {}", String::from_utf8_lossy(&out.stderr));
-    let r = parse(
-        out.status.code().unwrap_or(-1),
-        &String::from_utf8_lossy(&out.stdout),
-        &String::from_utf8_lossy(&out.stderr),
-        start.elapsed(),
-    );
+    let r = parse_output(&out, start.elapsed());
     assert!(r.passed() && r.code == 0, "{}", r.check);
 }
