@@ -22,5 +22,13 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
+# Every cargo-fuzz target for FUZZ_SECONDS (default 60) each; see scripts/fuzz.
+fuzz:
+	./scripts/fuzz
+
+# Throughput/latency next to nginx, reaction time, API cost, RSS; see scripts/bench.
+bench:
+	./scripts/bench
+
 clean:
 	$(CARGO) clean
