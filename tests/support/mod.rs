@@ -42,3 +42,8 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
+
+pub mod fake_apiserver;
+pub mod raw_http;
+pub mod tempdir;
+pub mod wait;
