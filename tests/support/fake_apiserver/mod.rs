@@ -24,7 +24,7 @@ pub use certs::ClientCert;
 #[allow(unused_imports)] // part of the helper API; not every test binary uses it
 pub use store::{minimal_node, now_rfc3339};
 
-use crate::support::tempdir::TempDir;
+use crate::support::TempDir;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -178,9 +178,9 @@ impl Builder {
 
     pub fn start(self) -> FakeApiServer {
         let dir = TempDir::new("fakeapi");
-        let token_file = self.token_file.unwrap_or_else(|| dir.write("token", "fake-token-1"));
+        let token_file = self.token_file.unwrap_or_else(|| write(&dir, "token", "fake-token-1"));
         let pki = self.tls.then(certs::Pki::new);
-        let ca_path = pki.as_ref().map(|p| dir.write("ca.crt", p.ca_pem()));
+        let ca_path = pki.as_ref().map(|p| write(&dir, "ca.crt", &p.ca_pem()));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake apiserver");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
@@ -447,4 +447,10 @@ impl Drop for FakeApiServer {
 pub fn load_node_fixture(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+fn write(dir: &TempDir, name: &str, contents: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
 }
