@@ -3,6 +3,7 @@
 
 mod checks;
 mod config;
+mod kube;
 mod log;
 
 fn main() {

@@ -6,11 +6,15 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+pub mod custom_conditions;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
-mod node_ready;
+pub mod node_eligible;
+pub mod node_ready;
 mod okd_router;
+
+pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
 /// Longest `reason` we ever send: reasons are for humans on one line.
 pub const MAX_REASON_CHARS: usize = 200;
@@ -86,6 +90,8 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
+    /// The Node snapshot the API-backed checks read (kube::start).
+    pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
 /// One registered check. `run` gets the deadline of this run and should not
@@ -96,7 +102,14 @@ pub struct Check {
 }
 
 /// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] = &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK];
+pub static REGISTRY: &[Check] = &[
+    node_ready::CHECK,
+    custom_conditions::CHECK,
+    node_eligible::CHECK,
+    kubelet::CHECK,
+    okd_router::CHECK,
+    kube_proxy::CHECK,
+];
 
 pub fn find(name: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.name == name)
