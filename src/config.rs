@@ -30,7 +30,7 @@ pub const KNOBS: &[Knob] = &[
     // --- service core
     knob("NODE_NAME", "", "Name of this Kubernetes Node (required; DaemonSet: fieldRef spec.nodeName)"),
     knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
-    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics"),
+    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)"),
     knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
     knob("CHECK_TIMEOUT_MS", "1000", "Deadline of one check run; past it the check reports 'timed out'"),
     knob("CHECK_TIMEOUTS_MS", "", "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000"),
@@ -267,7 +267,7 @@ impl Config {
         Ok(Config {
             node_name,
             listen_address,
-            listen_port: raw.u64_in("LISTEN_PORT", 1, 65535)? as u16,
+            listen_port: raw.u64_in("LISTEN_PORT", 0, 65535)? as u16,
             default_checks: raw.check_names("DEFAULT_CHECKS")?,
             check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
             check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
@@ -340,6 +340,83 @@ fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, Conf
     Ok(out)
 }
 
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Run checks once (`--check a,b` or the defaults), print JSON, exit 0/1.
+    Check(Option<Vec<&'static str>>),
+    Help,
+    Version,
+}
+
+/// Parses `[check] [--check a,b] [--flag VALUE | --flag=VALUE]... [--help] [--version]`.
+/// Returns the command and the `(flag, value)` pairs for [`Raw::new`].
+pub fn parse_args(args: &[String]) -> Result<(Command, Vec<(String, String)>), ConfigError> {
+    let mut command = Command::Serve;
+    let mut flags = Vec::new();
+    let mut check_list: Option<String> = None;
+    let mut it = args.iter().enumerate();
+    while let Some((i, arg)) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok((Command::Help, flags)),
+            "-V" | "--version" => return Ok((Command::Version, flags)),
+            "check" if i == 0 => command = Command::Check(None),
+            _ => {
+                let Some(flag) = arg.strip_prefix("--") else {
+                    return Err(ConfigError(format!("unexpected argument {arg:?} (see --help)")));
+                };
+                let (name, value) = match flag.split_once('=') {
+                    Some((n, v)) => (n.to_string(), v.to_string()),
+                    None => {
+                        let v = it.next().map(|(_, v)| v.clone());
+                        (flag.to_string(), v.ok_or_else(|| ConfigError(format!("option --{flag} needs a value")))?)
+                    }
+                };
+                if name == "check" {
+                    if command == Command::Serve {
+                        return Err(ConfigError("--check is only valid after the `check` subcommand".into()));
+                    }
+                    check_list = Some(value);
+                } else {
+                    flags.push((name, value));
+                }
+            }
+        }
+    }
+    if let (Command::Check(_), Some(list)) = (&command, check_list) {
+        let mut names = Vec::new();
+        for item in list.split(',').map(str::trim) {
+            let check = checks::find(item).ok_or_else(|| {
+                ConfigError(format!("unknown check {item:?} in --check; known: {}", checks::names().join(",")))
+            })?;
+            if !names.contains(&check.name) {
+                names.push(check.name);
+            }
+        }
+        command = Command::Check(Some(names));
+    }
+    Ok((command, flags))
+}
+
+impl Raw {
+    /// `KEY=value` pairs of every knob for the startup log line. No knob holds
+    /// a secret (tokens and keys are given as file paths), so all are shown.
+    pub fn summary(&self) -> String {
+        KNOBS.iter().map(|k| format!("{}={}", k.env, self.str(k.env))).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// A valid config for unit tests: defaults plus `NODE_NAME=test-node`, with
+/// `overrides` applied.
+#[cfg(test)]
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let raw = Raw::new(|k| map.get(k).cloned().or_else(|| (k == "NODE_NAME").then(|| "test-node".into())), &[]);
+    Config::from_raw(&raw.expect("test knobs exist")).expect("test config is valid")
+}
+
 /// `--help` text: usage, then every knob with its flag, variable and default.
 pub fn help_text() -> String {
     let mut s = String::from(concat!(
@@ -394,7 +471,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "abc")], "LISTEN_PORT"),
-            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "0")], "LISTEN_PORT"),
+            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "65536")], "LISTEN_PORT"),
             (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "node_ready,nope")], "DEFAULT_CHECKS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", " , ")], "DEFAULT_CHECKS"),
@@ -432,6 +509,21 @@ mod tests {
         let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
         assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
         assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(args(&[]).unwrap().0, Command::Serve);
+        let (cmd, flags) = args(&["check", "--check", "kubelet,kubelet", "--listen-port=1"]).unwrap();
+        assert_eq!(cmd, Command::Check(Some(vec!["kubelet"])));
+        assert_eq!(flags, vec![("listen-port".to_string(), "1".to_string())]);
+        assert_eq!(args(&["--log-format", "json"]).unwrap().1, vec![("log-format".into(), "json".into())]);
+        assert_eq!(args(&["--help"]).unwrap().0, Command::Help);
+        assert!(args(&["check", "--check", "nope"]).is_err());
+        assert!(args(&["--check", "kubelet"]).is_err());
+        assert!(args(&["serve"]).is_err());
+        assert!(args(&["--listen-port"]).is_err());
     }
 
     #[test]

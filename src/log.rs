@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::timefmt;
 
 static JSON: AtomicBool = AtomicBool::new(false);
 
@@ -22,7 +24,6 @@ pub fn set_json(json: bool) {
 pub enum Level {
     Info,
     Warn,
-    Error,
 }
 
 impl Level {
@@ -30,7 +31,6 @@ impl Level {
         match self {
             Level::Info => "INFO",
             Level::Warn => "WARN",
-            Level::Error => "ERROR",
         }
     }
 }
@@ -41,10 +41,6 @@ pub fn info(msg: &str) {
 
 pub fn warn(msg: &str) {
     write(Level::Warn, msg);
-}
-
-pub fn error(msg: &str) {
-    write(Level::Error, msg);
 }
 
 /// Logs `msg` at most once per minute per `key`; the next line that gets
@@ -88,7 +84,7 @@ pub fn write(level: Level, msg: &str) {
 }
 
 fn format_line(level: Level, msg: &str, now: SystemTime, json: bool) -> String {
-    let ts = rfc3339(now);
+    let ts = timefmt::rfc3339(now);
     if json {
         let obj = serde_json::json!({"ts": ts, "level": level.as_str().to_ascii_lowercase(), "msg": msg});
         format!("{obj}\n")
@@ -97,40 +93,10 @@ fn format_line(level: Level, msg: &str, now: SystemTime, json: bool) -> String {
     }
 }
 
-/// UTC timestamp with milliseconds, e.g. `2026-11-25T12:00:00.123Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, d.subsec_millis())
-}
-
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
-        assert_eq!(rfc3339(t), "2026-11-18T11:06:40.123Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
-    }
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn json_lines_are_json() {

@@ -1,18 +1,29 @@
 //! harmony-node-readiness-endpoint: answers `GET /health` on every node with
 //! 200 (send traffic here) or 503 (take me out of the pool).
+#![deny(unsafe_code)]
 
+mod app;
 mod checks;
 mod config;
+mod http;
 mod kube;
 mod log;
+mod metrics;
+mod report;
+mod routes;
+mod runner;
+mod server;
+mod sys;
+mod timefmt;
 
 fn main() {
-    let raw = config::Raw::new(|k| std::env::var(k).ok(), &[]);
-    match raw.and_then(|r| config::Config::from_raw(&r)) {
-        Ok(c) => println!("{c:?}"),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match app::run(&args) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("harmony-node-readiness-endpoint: {e}");
-            std::process::exit(2);
+            e.exit_code()
         }
-    }
+    };
+    std::process::exit(code);
 }

@@ -94,6 +94,26 @@ pub struct Ctx {
     pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
+impl Ctx {
+    /// Builds the context and starts what the checks read in the background.
+    pub fn new(config: Config) -> Ctx {
+        let node = crate::kube::start(&config);
+        Ctx { config, node }
+    }
+
+    /// A context over a given Node store, with no watcher behind it (tests).
+    #[cfg(test)]
+    pub fn with_node(config: Config, node: std::sync::Arc<crate::kube::NodeStore>) -> Ctx {
+        Ctx { config, node }
+    }
+
+    /// Before a one-shot run (`check` subcommand): wait, at most until
+    /// `deadline`, for background state (the Node snapshot) to arrive.
+    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
+        self.node.wait_first(deadline);
+    }
+}
+
 /// One registered check. `run` gets the deadline of this run and should not
 /// block past it; the runner stops waiting at the deadline regardless.
 pub struct Check {

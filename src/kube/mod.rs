@@ -8,10 +8,13 @@
 
 pub mod client;
 pub mod config;
+pub mod metrics;
 pub mod node;
 pub mod status;
 mod store;
 pub mod watch;
+#[cfg(test)]
+mod watch_loop_tests;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 
 pub use node::Node;
-pub use store::{NodeStore, WatchStats};
+pub use store::NodeStore;
 
 /// What the API last said about our Node.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +111,7 @@ pub fn start(config: &Config) -> Arc<NodeStore> {
     let (s, cfg) = (store.clone(), config.clone());
     let spawned = std::thread::Builder::new().name("node-watcher".into()).spawn(move || watch::run(s, cfg, creds));
     if let Err(e) = spawned {
-        crate::log::error(&format!("cannot start the node watcher thread: {e}"));
+        crate::log::warn(&format!("cannot start the node watcher thread: {e}"));
         store.update(|s| s.last_error = Some(format!("node watcher thread not running: {e}")));
     }
     store

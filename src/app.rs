@@ -1,0 +1,130 @@
+//! Wires the parts together: command line → config → checks context →
+//! runner → HTTP server, plus signals and graceful shutdown. `main` only
+//! maps the result to an exit code.
+
+use std::fmt;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::checks::Ctx;
+use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
+use crate::metrics::Metrics;
+use crate::runner::Runner;
+use crate::server::{self, Limits, Shared};
+use crate::{log, report, sys};
+
+/// After SIGTERM, in-flight requests get this long to finish (the process
+/// must be gone within 2 s).
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(1800);
+
+/// A fatal error, worded for the operator.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad configuration or usage: exit status 2.
+    Config(ConfigError),
+    /// The service could not start (port taken, ...): exit status 1.
+    Startup(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => 2,
+            Error::Startup(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => e.fmt(f),
+            Error::Startup(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(args: &[String]) -> Result<i32, Error> {
+    let (command, flags) = config::parse_args(args)?;
+    match command {
+        Command::Help => {
+            print!("{}", config::help_text());
+            return Ok(0);
+        }
+        Command::Version => {
+            println!("harmony-node-readiness-endpoint {}", env!("CARGO_PKG_VERSION"));
+            return Ok(0);
+        }
+        Command::Serve | Command::Check(_) => {}
+    }
+    let raw = Raw::new(|k| std::env::var(k).ok(), &flags)?;
+    let config = Config::from_raw(&raw)?;
+    log::set_json(config.log_format == LogFormat::Json);
+    // Before any thread starts, so that every thread inherits the mask.
+    sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
+    let metrics = Arc::new(Metrics::new());
+    let ctx = Arc::new(Ctx::new(config));
+    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
+    let runner = Arc::new(Runner::new(ctx.clone(), metrics));
+    match command {
+        Command::Check(names) => Ok(check_once(&runner, names)),
+        _ => serve(runner, &raw),
+    }
+}
+
+/// `check` subcommand: runs the checks once, prints the /health JSON,
+/// returns 0 when ready, 1 when not.
+fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
+    let ctx = runner.ctx();
+    let names = names.unwrap_or_else(|| ctx.config.default_checks.clone());
+    let longest = names.iter().map(|n| ctx.config.timeout_for(n)).max().unwrap_or_default();
+    ctx.prepare_one_shot(Instant::now() + longest);
+    let results = runner.run(&names);
+    let (_, body) = report::health(&results);
+    print!("{}", String::from_utf8_lossy(&body));
+    if report::ready(&results) { 0 } else { 1 }
+}
+
+fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
+    let config = &runner.ctx().config;
+    let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
+        Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
+    })?;
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    log::info(&format!(
+        "harmony-node-readiness-endpoint {} listening on {local}; effective config: {}",
+        env!("CARGO_PKG_VERSION"),
+        raw.summary()
+    ));
+    let limits = Limits {
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_client,
+    };
+    let shared = Shared::new(runner.clone(), limits);
+    let fd = listener.as_raw_fd();
+    let on_signal = shared.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let sig = sys::wait_termination_signal();
+            log::info(&format!("signal {sig}: no longer accepting; finishing in-flight requests"));
+            on_signal.begin_shutdown();
+            sys::shutdown_listener(fd);
+        })
+        .map_err(|e| Error::Startup(format!("cannot start the signal thread: {e}")))?;
+    server::serve(&listener, &shared);
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while shared.in_flight() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    log::info(&format!("stopped ({} requests still in flight)", shared.in_flight()));
+    Ok(0)
+}

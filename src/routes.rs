@@ -1,0 +1,109 @@
+//! Request → response: `/health` (check selection, runner, report), `/livez`,
+//! `/metrics`, and JSON 400/404/405 for everything else.
+
+use crate::checks;
+use crate::http::{QueryError, Request, Response, query_pairs};
+use crate::report;
+use crate::runner::Runner;
+
+const ALLOW: &str = "GET, HEAD";
+
+/// Handles one request. Returns the response and the path label for metrics
+/// (a fixed set, so scanners cannot grow the label space).
+pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
+    let label = match req.path.as_str() {
+        "/health" => "/health",
+        "/livez" => "/livez",
+        "/metrics" => "/metrics",
+        _ => {
+            let body = report::error(&format!("no such path; try {}", "/health, /livez or /metrics"), None);
+            return (Response::json(404, body), "other");
+        }
+    };
+    if req.method != "GET" && req.method != "HEAD" {
+        let body = report::error(&format!("method {} not allowed; use GET or HEAD", req.method), None);
+        return (Response::json(405, body).with_header("Allow", ALLOW), label);
+    }
+    let resp = match label {
+        "/health" => match select_checks(req.query.as_deref(), &runner.ctx().config.default_checks) {
+            Ok(names) => {
+                let (status, body) = report::health(&runner.run(&names));
+                Response::json(status, body)
+            }
+            Err(resp) => resp,
+        },
+        "/livez" => Response::text(200, "ok\n"),
+        _ => {
+            let mut resp = Response::text(200, runner.metrics().render());
+            resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            resp
+        }
+    };
+    (resp, label)
+}
+
+/// The checks a `/health` request selects: every `check=` value, split on
+/// commas, in order, duplicates once; none given → the defaults. Unknown or
+/// empty names are a 400 listing the known ones — never a silent 200.
+pub fn select_checks(query: Option<&str>, defaults: &[&'static str]) -> Result<Vec<&'static str>, Response> {
+    let pairs = match query.map(query_pairs).transpose() {
+        Ok(p) => p.unwrap_or_default(),
+        Err(QueryError::BadPercentEncoding) => return Err(bad_request("invalid percent-encoding in query", false)),
+        Err(QueryError::NotUtf8) => return Err(bad_request("query is not valid UTF-8", false)),
+    };
+    let mut selected: Vec<&'static str> = Vec::new();
+    let mut any = false;
+    for (_, value) in pairs.iter().filter(|(k, _)| k == "check") {
+        any = true;
+        for name in value.split(',') {
+            if name.is_empty() {
+                return Err(bad_request("empty check name", true));
+            }
+            let Some(check) = checks::find(name) else {
+                let shown: String = name.chars().take(64).collect();
+                return Err(bad_request(&format!("unknown check {shown:?}"), true));
+            };
+            if !selected.contains(&check.name) {
+                selected.push(check.name);
+            }
+        }
+    }
+    Ok(if any { selected } else { defaults.to_vec() })
+}
+
+fn bad_request(message: &str, list_known: bool) -> Response {
+    let known = checks::names();
+    Response::json(400, report::error(message, list_known.then_some(known.as_slice())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(q: Option<&str>) -> Result<Vec<&'static str>, u16> {
+        select_checks(q, &["node_ready"]).map_err(|r| r.status)
+    }
+
+    #[test]
+    fn selection() {
+        assert_eq!(sel(None), Ok(vec!["node_ready"]));
+        assert_eq!(sel(Some("")), Ok(vec!["node_ready"]));
+        assert_eq!(sel(Some("check=kubelet")), Ok(vec!["kubelet"]));
+        assert_eq!(sel(Some("check=kubelet%2Cokd_router_1936")), Ok(vec!["kubelet", "okd_router_1936"]));
+        assert_eq!(sel(Some("check=okd_router_1936,kubelet,kubelet")), Ok(vec!["okd_router_1936", "kubelet"]));
+        assert_eq!(sel(Some("check=kubelet&check=node_ready")), Ok(vec!["kubelet", "node_ready"]));
+        assert_eq!(sel(Some("check=")), Err(400));
+        assert_eq!(sel(Some("check=kubelet,,node_ready")), Err(400));
+        assert_eq!(sel(Some("check=nope")), Err(400));
+        assert_eq!(sel(Some("check=%zz")), Err(400));
+        assert_eq!(sel(Some("check=%c3%28")), Err(400));
+    }
+
+    #[test]
+    fn unknown_check_body_lists_known_checks() {
+        let resp = select_checks(Some("check=bogus"), &[]).unwrap_err();
+        let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(v["error"], "unknown check \"bogus\"");
+        assert!(v["known_checks"].as_array().unwrap().iter().any(|n| n == "kubelet"));
+    }
+}

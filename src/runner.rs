@@ -1,0 +1,354 @@
+//! Runs checks for requests: in parallel, each under its deadline, at most one
+//! execution per check at a time (single-flight), and a recent result reused
+//! for `CHECK_MIN_INTERVAL_MS`. A flood of probes therefore costs the kubelet,
+//! the CRI socket and the API nothing extra, and a check that hangs (statfs on
+//! a dead NFS mount) holds exactly one thread: later requests join it and get
+//! `Unknown` at their deadline instead of starting another one.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::checks::{self, Check, Ctx, Outcome};
+use crate::log;
+use crate::metrics::Metrics;
+
+/// Stack of a check thread: checks do bounded, shallow work.
+const CHECK_THREAD_STACK: usize = 256 * 1024;
+
+/// What one request learns about one check.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub name: &'static str,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// A finished execution.
+struct Done {
+    outcome: Outcome,
+    duration: Duration,
+    finished: Instant,
+}
+
+/// An execution in progress; waiters block on `cv` until `done` is set.
+struct Flight {
+    started: Instant,
+    done: Mutex<Option<Arc<Done>>>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Slot {
+    last: Option<Arc<Done>>,
+    inflight: Option<Arc<Flight>>,
+    /// Last verdict a caller saw (including timeouts), for transition logs.
+    last_passed: Option<bool>,
+}
+
+pub struct Runner {
+    ctx: Arc<Ctx>,
+    /// One slot per registered check, same index as `checks::REGISTRY`.
+    slots: Vec<Arc<Mutex<Slot>>>,
+    registry: &'static [Check],
+    metrics: Arc<Metrics>,
+}
+
+enum Joined {
+    Cached(Arc<Done>),
+    Flight(Arc<Flight>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code panics while holding these locks; if one ever did, the data
+    // (plain values) would still be consistent: keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Runner {
+    pub fn new(ctx: Arc<Ctx>, metrics: Arc<Metrics>) -> Runner {
+        Runner::with_registry(ctx, metrics, checks::REGISTRY)
+    }
+
+    /// A runner over another table of checks (tests use fake checks).
+    pub fn with_registry(ctx: Arc<Ctx>, metrics: Arc<Metrics>, registry: &'static [Check]) -> Runner {
+        let slots = registry.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
+        Runner { ctx, slots, registry, metrics }
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Runs the named checks (registered names, deduplicated by the caller)
+    /// and returns their results in the same order, by the largest deadline
+    /// among them at the latest.
+    pub fn run(&self, names: &[&'static str]) -> Vec<CheckResult> {
+        let now = Instant::now();
+        let pending: Vec<_> = names
+            .iter()
+            .map(|&name| {
+                let idx = self.registry.iter().position(|c| c.name == name).expect("registered check name");
+                let timeout = self.ctx.config.timeout_for(name);
+                (idx, timeout, self.join_or_start(idx, now, timeout))
+            })
+            .collect();
+        pending
+            .into_iter()
+            .map(|(idx, timeout, joined)| {
+                let name = self.registry[idx].name;
+                let (outcome, duration) = match joined {
+                    Joined::Cached(done) => (done.outcome.clone(), done.duration),
+                    Joined::Flight(flight) => match wait(&flight, now + timeout) {
+                        Some(done) => (done.outcome.clone(), done.duration),
+                        None => {
+                            let outcome = Outcome::unknown(timeout_reason(timeout, flight.started, now));
+                            self.metrics.check_finished(name, &outcome, timeout);
+                            (outcome, timeout)
+                        }
+                    },
+                };
+                self.note_verdict(idx, &outcome);
+                CheckResult { name, outcome, duration }
+            })
+            .collect()
+    }
+
+    fn join_or_start(&self, idx: usize, now: Instant, timeout: Duration) -> Joined {
+        let min_interval = self.ctx.config.check_min_interval;
+        let mut slot = lock(&self.slots[idx]);
+        if let Some(last) = &slot.last
+            && now.saturating_duration_since(last.finished) < min_interval
+        {
+            return Joined::Cached(last.clone());
+        }
+        if let Some(flight) = &slot.inflight {
+            return Joined::Flight(flight.clone());
+        }
+        let flight = Arc::new(Flight { started: now, done: Mutex::new(None), cv: Condvar::new() });
+        slot.inflight = Some(flight.clone());
+        drop(slot);
+        self.spawn(idx, flight.clone(), now + timeout);
+        Joined::Flight(flight)
+    }
+
+    fn spawn(&self, idx: usize, flight: Arc<Flight>, deadline: Instant) {
+        let check: &'static Check = &self.registry[idx];
+        let (ctx, metrics, slot) = (self.ctx.clone(), self.metrics.clone(), self.slots[idx].clone());
+        let thread_flight = flight.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("check-{}", check.name))
+            .stack_size(CHECK_THREAD_STACK)
+            .spawn(move || {
+                let started = Instant::now();
+                let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(&ctx, deadline)))
+                    .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
+                let duration = started.elapsed();
+                metrics.check_finished(check.name, &outcome, duration);
+                finish(&slot, &thread_flight, Done { outcome, duration, finished: Instant::now() });
+            });
+        if let Err(e) = spawned {
+            log::warn_limited("spawn-check", &format!("cannot start a thread for check {}: {e}", check.name));
+            let outcome = Outcome::unknown("could not start the check (out of threads)");
+            finish(&self.slots[idx], &flight, Done { outcome, duration: Duration::ZERO, finished: Instant::now() });
+        }
+    }
+
+    /// Logs a line when a check's verdict flips (pass ↔ fail), once per flip.
+    fn note_verdict(&self, idx: usize, outcome: &Outcome) {
+        let passed = outcome.passed();
+        let previous = lock(&self.slots[idx]).last_passed.replace(passed);
+        let name = self.registry[idx].name;
+        match (previous, outcome.reason()) {
+            (Some(true), Some(reason)) | (None, Some(reason)) => {
+                log::warn(&format!("check {name} failing: {reason}"));
+            }
+            (Some(false), None) => log::info(&format!("check {name} passing again")),
+            _ => {}
+        }
+    }
+}
+
+/// Stores a finished execution, clears the flight and wakes every waiter.
+fn finish(slot: &Mutex<Slot>, flight: &Arc<Flight>, done: Done) {
+    let done = Arc::new(done);
+    {
+        let mut slot = lock(slot);
+        slot.last = Some(done.clone());
+        if slot.inflight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            slot.inflight = None;
+        }
+    }
+    *lock(&flight.done) = Some(done);
+    flight.cv.notify_all();
+}
+
+/// Waits for the flight until `deadline`; `None` when it is still running.
+fn wait(flight: &Flight, deadline: Instant) -> Option<Arc<Done>> {
+    let mut done = lock(&flight.done);
+    loop {
+        if let Some(d) = done.as_ref() {
+            return Some(d.clone());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        done = flight.cv.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+    }
+}
+
+fn timeout_reason(timeout: Duration, started: Instant, now: Instant) -> String {
+    let ms = timeout.as_millis();
+    let stuck = now.saturating_duration_since(started);
+    if stuck > timeout {
+        format!("timed out after {ms} ms (still running after {} s)", stuck.as_secs())
+    } else {
+        format!("timed out after {ms} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_config;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Barrier, OnceLock};
+
+    fn runner(registry: &'static [Check], knobs: &[(&str, &str)]) -> Runner {
+        Runner::with_registry(Arc::new(Ctx::new(test_config(knobs))), Arc::new(Metrics::new()), registry)
+    }
+
+    /// A gate that tests open to release checks blocked on it.
+    struct Gate(Mutex<bool>, Condvar);
+    impl Gate {
+        const fn new() -> Gate {
+            Gate(Mutex::new(false), Condvar::new())
+        }
+        fn wait(&self, limit: Duration) {
+            let g = self.0.lock().unwrap();
+            let _ = self.1.wait_timeout_while(g, limit, |open| !*open).unwrap();
+        }
+        fn open(&self) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_all();
+        }
+    }
+
+    #[test]
+    fn checks_of_one_request_run_in_parallel() {
+        static BARRIER: OnceLock<Barrier> = OnceLock::new();
+        // Each check waits until both have started: run one after the other,
+        // the first would wait forever (and time out).
+        fn meet(_: &Ctx, _: Instant) -> Outcome {
+            BARRIER.get_or_init(|| Barrier::new(2)).wait();
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: meet }, Check { name: "node_ready", run: meet }];
+        let r = runner(REG, &[("CHECK_TIMEOUT_MS", "5000")]);
+        let results = r.run(&["kubelet", "node_ready"]);
+        assert!(results.iter().all(|r| r.outcome == Outcome::Pass), "{results:?}");
+        assert_eq!(results.iter().map(|r| r.name).collect::<Vec<_>>(), ["kubelet", "node_ready"]);
+    }
+
+    #[test]
+    fn a_hung_check_is_unknown_at_its_deadline_and_holds_one_thread() {
+        static GATE: Gate = Gate::new();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        fn hang(_: &Ctx, _: Instant) -> Outcome {
+            STARTED.fetch_add(1, Ordering::SeqCst);
+            GATE.wait(Duration::from_secs(30));
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: hang }];
+        let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]));
+        let first = r.run(&["kubelet"]);
+        assert_eq!(first[0].outcome, Outcome::Unknown("timed out after 50 ms".into()));
+        // 50 concurrent probes while it hangs: all Unknown, no new execution.
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || r.run(&["kubelet"]))
+            })
+            .collect();
+        for h in handles {
+            let res = h.join().unwrap();
+            assert!(!res[0].outcome.passed());
+            assert!(res[0].outcome.reason().unwrap().starts_with("timed out after 50 ms"), "{res:?}");
+        }
+        assert_eq!(STARTED.load(Ordering::SeqCst), 1);
+        // Once it returns, its result is used and the next probe runs anew.
+        GATE.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.run(&["kubelet"])[0].outcome != Outcome::Pass {
+            assert!(Instant::now() < deadline, "check never recovered");
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_execution() {
+        static GATE: Gate = Gate::new();
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn slow(_: &Ctx, _: Instant) -> Outcome {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+            GATE.wait(Duration::from_secs(10));
+            Outcome::fail("down")
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: slow }];
+        // Late joiners that miss the flight reuse its result (min interval).
+        let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "20000"), ("CHECK_MIN_INTERVAL_MS", "600000")]));
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || r.run(&["kubelet"]))
+            })
+            .collect();
+        // Let them all join the flight, then release it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while RUNS.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        GATE.open();
+        for h in handles {
+            assert_eq!(h.join().unwrap()[0].outcome, Outcome::Fail("down".into()));
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn recent_results_are_reused_for_the_min_interval() {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn count(_: &Ctx, _: Instant) -> Outcome {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: count }];
+        let cached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
+        for _ in 0..5 {
+            assert!(cached.run(&["kubelet"])[0].outcome.passed());
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        let uncached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
+        for _ in 0..5 {
+            uncached.run(&["kubelet"]);
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn a_panicking_check_fails_and_the_runner_keeps_working() {
+        fn boom(_: &Ctx, _: Instant) -> Outcome {
+            panic!("bug in a check");
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: boom }];
+        let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
+        for _ in 0..2 {
+            let res = r.run(&["kubelet"]);
+            assert!(matches!(&res[0].outcome, Outcome::Unknown(m) if m.contains("crashed")), "{res:?}");
+        }
+    }
+}

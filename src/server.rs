@@ -1,0 +1,298 @@
+//! The HTTP listener: std::net, one thread per connection under hard limits.
+//!
+//! Why not tiny_http: it has no read/write timeouts, no header size cap,
+//! spawns a thread per connection without bound and stops accepting for good
+//! after one accept() error (EMFILE). Each of those turns a probe flood or a
+//! slow client into a node dropped from the load balancer. Here every limit
+//! is explicit: head size and deadline, idle keep-alive, write timeout,
+//! requests per connection, connections overall and per client address
+//! (excess connections are closed at once, never queued), and accept()
+//! errors are logged, backed off and survived.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::http::{self, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
+use crate::log;
+use crate::routes;
+use crate::runner::Runner;
+
+/// The whole request head must arrive within this time of its first byte
+/// (or of accept, for the first request).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// A kept-alive connection with no new request for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A client that does not take our response within this time is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests served on one connection before we close it.
+pub const MAX_REQUESTS_PER_CONNECTION: u32 = 1000;
+/// Listen backlog; the kernel caps it at net.core.somaxconn.
+const LISTEN_BACKLOG: i32 = 1024;
+/// Stack of a connection thread; handlers are shallow.
+const CONNECTION_THREAD_STACK: usize = 256 * 1024;
+/// accept() error backoff bounds (EMFILE: wait for descriptors to free up).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Binds `addr:port` with SO_REUSEADDR and SO_REUSEPORT (a new instance may
+/// share the port during a rolling update). `None` = dual-stack `[::]`,
+/// falling back to `0.0.0.0` where IPv6 is disabled.
+pub fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+    match addr {
+        Some(ip) => bind_one(SocketAddr::new(ip, port), false),
+        None => bind_one(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true).or_else(|e| {
+            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), port);
+            match bind_one(v4, false) {
+                Ok(l) => {
+                    log::info(&format!("IPv6 unavailable ({e}); listening on IPv4 only"));
+                    Ok(l)
+                }
+                Err(_) => Err(e),
+            }
+        }),
+    }
+}
+
+fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Connection limits, from the config.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+}
+
+/// State shared by the accept loop, connection threads and shutdown.
+pub struct Shared {
+    runner: Arc<Runner>,
+    limits: Limits,
+    open: AtomicUsize,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+    in_flight: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(runner: Arc<Runner>, limits: Limits) -> Arc<Shared> {
+        Arc::new(Shared {
+            runner,
+            limits,
+            open: AtomicUsize::new(0),
+            per_client: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Stop accepting and finish in-flight requests (their connections close).
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Requests being handled right now (read, not yet fully answered).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Takes a connection slot for `ip`, or `None` when a limit is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admission> {
+        let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+        if self.open.load(Ordering::SeqCst) >= self.limits.max_connections {
+            return None;
+        }
+        let n = per.entry(ip).or_insert(0);
+        if *n >= self.limits.max_connections_per_client {
+            return None;
+        }
+        *n += 1;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        Some(Admission { shared: self.clone(), ip })
+    }
+}
+
+/// A taken connection slot, released on drop (also when a handler panics).
+struct Admission {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut per = self.shared.per_client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per.remove(&self.ip);
+            }
+        }
+        self.shared.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts until shutdown. Never returns on accept() errors: they are
+/// logged (rate-limited) and backed off.
+pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    while !shared.stopping() {
+        let (stream, peer) = match listener.accept() {
+            Ok(conn) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                conn
+            }
+            Err(_) if shared.stopping() => break,
+            Err(e) => {
+                match e.kind() {
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted => continue,
+                    _ => {
+                        log::warn_limited("accept", &format!("accept() failed: {e}; retrying in {backoff:?}"));
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    }
+                }
+                continue;
+            }
+        };
+        let ip = peer.ip().to_canonical();
+        let Some(admission) = shared.admit(ip) else {
+            // Over a limit: close at once (RST-free close; the client sees EOF).
+            drop(stream);
+            continue;
+        };
+        let conn_shared = shared.clone();
+        let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
+            let _admission = admission;
+            handle_connection(stream, &conn_shared);
+        });
+        if let Err(e) = spawned {
+            log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
+        }
+    }
+}
+
+/// Serves requests on one connection until close, a limit or an error.
+fn handle_connection(mut stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut first_byte_deadline = Instant::now() + HEAD_TIMEOUT;
+    for served in 1..=MAX_REQUESTS_PER_CONNECTION {
+        let req = match read_head(&mut stream, &mut buf, first_byte_deadline) {
+            Ok(Some(req)) => req,
+            Ok(None) => return,
+            Err(status) => {
+                let resp = Response::json(status, error_body(status));
+                shared.runner.metrics().request_served("other", status);
+                let _ = http::write_response(&mut stream, &resp, false, false);
+                return;
+            }
+        };
+        if !discard_body(&mut stream, &mut buf, req.content_length) {
+            let resp = Response::json(413, error_body(413));
+            let _ = http::write_response(&mut stream, &resp, false, false);
+            return;
+        }
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let (resp, label) = routes::handle(&req, &shared.runner);
+        let keep_alive = req.keep_alive && served < MAX_REQUESTS_PER_CONNECTION && !shared.stopping();
+        let written = http::write_response(&mut stream, &resp, req.method == "HEAD", keep_alive);
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        shared.runner.metrics().request_served(label, resp.status);
+        if written.is_err() || !keep_alive {
+            return;
+        }
+        first_byte_deadline = Instant::now() + IDLE_TIMEOUT;
+    }
+}
+
+fn error_body(status: u16) -> Vec<u8> {
+    let msg = match status {
+        431 => "request head too large",
+        501 => "chunked request bodies are not supported",
+        413 => "request body too large",
+        _ => "malformed HTTP request",
+    };
+    crate::report::error(msg, None)
+}
+
+/// Reads until `buf` holds a full request head. `Ok(None)`: the client closed
+/// or was too slow (close silently). `Err(status)`: answer and close.
+fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    first_byte_deadline: Instant,
+) -> Result<Option<http::Request>, u16> {
+    let mut head_deadline = (!buf.is_empty()).then(|| Instant::now() + HEAD_TIMEOUT);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if !buf.is_empty() {
+            match http::parse_head(buf) {
+                Ok(Some((req, n))) => {
+                    buf.drain(..n);
+                    return Ok(Some(req));
+                }
+                Ok(None) => {}
+                Err(HeadError::TooLarge) => return Err(431),
+                Err(HeadError::ChunkedBody) => return Err(501),
+                Err(HeadError::Malformed(_)) => return Err(400),
+            }
+        }
+        let deadline = *head_deadline.get_or_insert(first_byte_deadline);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Ok(None);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                if buf.is_empty() {
+                    head_deadline = Some(Instant::now() + HEAD_TIMEOUT);
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > MAX_HEAD_BYTES + chunk.len() {
+                    return Err(431);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// Reads and drops a request body; false when it is too large to bother.
+fn discard_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
+    if len > MAX_BODY_BYTES {
+        return false;
+    }
+    let in_buf = (len as usize).min(buf.len());
+    buf.drain(..in_buf);
+    let mut left = len - in_buf as u64;
+    let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
+    let mut sink = [0u8; 2048];
+    while left > 0 {
+        match stream.read(&mut sink[..(left as usize).min(2048)]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => left -= n as u64,
+        }
+    }
+    true
+}
