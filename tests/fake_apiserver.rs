@@ -401,3 +401,15 @@ fn real_fixtures_load_and_round_trip() {
     assert_eq!(code, 200);
     assert_eq!(got["metadata"]["resourceVersion"], rv.to_string());
 }
+
+#[test]
+fn ended_watches_finish_cleanly_even_when_stalled() {
+    let api = FakeApiServer::start();
+    api.add_node("n1");
+    let mut w = watch(&api, &format!("resourceVersion={}", api.resource_version()));
+    support::wait_for("watch open", Duration::from_secs(5), || (api.open_watches() == 1).then_some(()));
+    api.stall_watches();
+    api.set_ready("n1", "False", "KubeletNotReady", "not delivered on the stalled stream");
+    api.end_watches();
+    assert!(w.event().unwrap().is_none(), "zero-length chunk, no event");
+}

@@ -106,6 +106,8 @@ struct Shared {
     drop_gen: AtomicU64,
     /// Bumped by `stall_watches`: watches started before it go silent for good.
     stall_gen: AtomicU64,
+    /// Bumped by `end_watches`: watches started before it end cleanly.
+    end_gen: AtomicU64,
     open_watches: AtomicUsize,
     /// Clones of open sockets, shut down when the server stops.
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -198,6 +200,7 @@ impl Builder {
             stopping: AtomicBool::new(false),
             drop_gen: AtomicU64::new(0),
             stall_gen: AtomicU64::new(0),
+            end_gen: AtomicU64::new(0),
             open_watches: AtomicUsize::new(0),
             conns: Mutex::new(HashMap::new()),
             client_certs: Mutex::new(HashMap::new()),
@@ -402,6 +405,13 @@ impl FakeApiServer {
     /// bookmarks (a half-open connection). Watches opened later are normal.
     pub fn stall_watches(&self) {
         self.shared.stall_gen.fetch_add(1, Ordering::SeqCst);
+        self.shared.notify();
+    }
+
+    /// Ends every open watch cleanly (zero-length chunk), stalled ones too, as
+    /// when their `timeoutSeconds` runs out: clients resume from their last RV.
+    pub fn end_watches(&self) {
+        self.shared.end_gen.fetch_add(1, Ordering::SeqCst);
         self.shared.notify();
     }
 

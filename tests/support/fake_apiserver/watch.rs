@@ -51,6 +51,7 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
     };
     let drop_gen = shared.drop_gen.load(Ordering::SeqCst);
     let stall_gen = shared.stall_gen.load(Ordering::SeqCst);
+    let end_gen = shared.end_gen.load(Ordering::SeqCst);
     shared.open_watches.fetch_add(1, Ordering::SeqCst);
     let _open = OpenGuard(shared);
     if wire::write_chunked_head(stream, 200, "application/json").is_err() {
@@ -97,7 +98,8 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
         // A stalled stream stays connected and silent until dropped or stopped.
         let stalled = shared.stall_gen.load(Ordering::SeqCst) != stall_gen;
         let now = Instant::now();
-        if !stalled && now >= deadline {
+        let ended = shared.end_gen.load(Ordering::SeqCst) != end_gen;
+        if ended || (!stalled && now >= deadline) {
             return if wire::write_last_chunk(stream).is_ok() { Next::KeepAlive } else { Next::Close };
         }
         let bookmark_due = bookmarks && !stalled && now >= next_bookmark;
