@@ -138,10 +138,6 @@ impl Client {
         Client { api, request_timeout, watch_idle, token: None, agents: None }
     }
 
-    pub fn server(&self) -> &str {
-        &self.api.server
-    }
-
     /// GET `path` (with query) and decode the JSON body of a 200.
     pub fn get_json(&mut self, path: &str) -> Result<serde_json::Value, ApiError> {
         let mut resp = self.send(path, false)?;
