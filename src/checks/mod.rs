@@ -12,6 +12,8 @@ mod kubelet;
 mod local_http;
 pub mod node_eligible;
 pub mod node_ready;
+#[cfg(test)]
+mod node_verdict_tests;
 mod okd_router;
 
 pub use custom_conditions::{ConditionRule, parse_condition_rules};
@@ -98,12 +100,6 @@ impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
         let node = crate::kube::start(&config);
-        Ctx { config, node }
-    }
-
-    /// A context over a given Node store, with no watcher behind it (tests).
-    #[cfg(test)]
-    pub fn with_node(config: Config, node: std::sync::Arc<crate::kube::NodeStore>) -> Ctx {
         Ctx { config, node }
     }
 

@@ -7,11 +7,16 @@
 //! API-backed check.
 
 pub mod client;
+#[cfg(test)]
+mod client_tests;
 pub mod config;
+mod connect_to;
 pub mod metrics;
 pub mod node;
 pub mod status;
 mod store;
+#[cfg(test)]
+mod test_server;
 pub mod watch;
 #[cfg(test)]
 mod watch_loop_tests;

@@ -197,6 +197,9 @@ enum End {
     Closed,
     Expired(String),
     Idle(ApiError),
+    /// The connection broke: resume from the last version.
+    Broken(String),
+    /// ERROR event or garbage: our version is in doubt, relist.
     Failed(String),
 }
 
@@ -275,7 +278,7 @@ impl Watcher {
                 match stream.next_line() {
                     Ok(None) => break End::Closed,
                     Err(e @ ApiError::Idle(_)) => break End::Idle(e),
-                    Err(e) => break End::Failed(e.to_string()),
+                    Err(e) => break End::Broken(e.to_string()),
                     Ok(Some(line)) => {
                         self.confirmed_at = Some(Instant::now());
                         match decode_event(&line) {
@@ -321,6 +324,10 @@ impl Watcher {
                 End::Idle(e) => {
                     self.store.stats().restarted(Restart::Idle);
                     self.failed(&e.to_string(), None);
+                }
+                End::Broken(why) => {
+                    self.store.stats().restarted(Restart::Error);
+                    self.failed(&why, None);
                 }
                 End::Failed(why) => {
                     self.store.stats().restarted(Restart::Error);
