@@ -291,3 +291,33 @@ fn deleted_node_is_503_and_a_recreated_one_is_followed() {
     r.api.add_node(NODE);
     wait_health(&r.svc, 200, FLIP);
 }
+
+#[test]
+fn http_410_on_watch_relists() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    r.api.set_fault_for(&[Verb::Watch], Fault::Status(410));
+    r.api.drop_watches();
+    support::wait_for("a relist after the HTTP 410", RECOVER, || (r.api.count(Verb::List) >= 2).then_some(()));
+    r.api.set_fault(None);
+    r.api.drop_watches();
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "after the 410");
+    assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: after the 410");
+}
+
+#[test]
+fn a_quiet_node_on_a_healthy_watch_never_goes_stale() {
+    // Staleness counts from when the API stopped answering, not from the last change.
+    let r = rig(
+        FakeApiServer::builder().bookmark_period(Duration::from_millis(300)),
+        &[("NODE_STATE_MAX_STALENESS_SECONDS", "1"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
+    );
+    wait_health(&r.svc, 200, FLIP);
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let h = r.svc.get("/health");
+        assert_eq!(h.status, 200, "no change for a while must not fail /health: {}", h.body);
+        std::thread::sleep(Duration::from_millis(100)); // probe pacing
+    }
+    assert_eq!(r.api.count(Verb::List), 1);
+}
