@@ -7,6 +7,7 @@ mod checks;
 mod config;
 mod cri;
 mod http;
+mod kube;
 mod log;
 mod metrics;
 mod report;
