@@ -11,6 +11,7 @@ mod metrics;
 mod report;
 mod routes;
 mod runner;
+mod sd_notify;
 mod server;
 mod sys;
 mod timefmt;
