@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+mod container_runtime;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
@@ -109,7 +110,8 @@ pub struct Check {
 }
 
 /// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] = &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK];
+pub static REGISTRY: &[Check] =
+    &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK, container_runtime::CHECK];
 
 pub fn find(name: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.name == name)
