@@ -1,6 +1,15 @@
 # Every target is a thin wrapper; the README says what each does.
 CARGO ?= cargo
 BIN := harmony-node-readiness-endpoint
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MUSL_TARGET := x86_64-unknown-linux-musl
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+STATIC_BIN := $(TARGET_DIR)/$(MUSL_TARGET)/release/$(BIN)
+IMAGE ?= localhost/$(BIN):$(VERSION)
+# podman, else buildah, else docker: the first one installed builds the image.
+ENGINE ?= $(firstword $(foreach e,podman buildah docker,$(if $(shell command -v $(e) 2>/dev/null),$(e))))
+IMAGE_SOURCE ?= NOASSERTION
+IMAGE_LICENSES ?= NOASSERTION
 
 .PHONY: build run test check static image bench fuzz clean
 
@@ -21,6 +30,25 @@ check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+
+# Fully static x86_64 binary (musl libc, release, LTO, stripped): runs on any
+# x86_64 Linux and in a FROM-scratch image. Installs the musl target and
+# musl-tools first when they are missing (scripts/static-toolchain.sh).
+static:
+	./scripts/static-toolchain.sh
+	$(CARGO) build --release --target $(MUSL_TARGET) --bin $(BIN)
+	@echo "static binary: $(STATIC_BIN) ($$(stat -c %s $(STATIC_BIN)) bytes)"
+
+# The FROM-scratch image (Containerfile) around the static binary, built from
+# a context that holds only that binary.
+image: static
+	@test -n "$(ENGINE)" || { echo "make image: install podman or buildah (Debian packages)" >&2; exit 1; }
+	rm -rf $(TARGET_DIR)/image-context && mkdir -p $(TARGET_DIR)/image-context
+	cp $(STATIC_BIN) $(TARGET_DIR)/image-context/$(BIN)
+	$(if $(filter buildah,$(ENGINE)),buildah bud,$(ENGINE) build) -f Containerfile -t $(IMAGE) \
+		--build-arg BINARY=$(BIN) --build-arg VERSION=$(VERSION) \
+		--build-arg SOURCE=$(IMAGE_SOURCE) --build-arg LICENSES=$(IMAGE_LICENSES) \
+		$(TARGET_DIR)/image-context
 
 # Every cargo-fuzz target for FUZZ_SECONDS (default 60) each; see scripts/fuzz.
 fuzz:

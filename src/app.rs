@@ -104,6 +104,7 @@ fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
         env!("CARGO_PKG_VERSION"),
         raw.summary()
     ));
+    crate::sd_notify::ready();
     let limits = Limits {
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,

@@ -13,6 +13,7 @@ mod metrics;
 mod report;
 mod routes;
 mod runner;
+mod sd_notify;
 mod server;
 mod sys;
 mod timefmt;
