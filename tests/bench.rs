@@ -1,0 +1,115 @@
+//! Benchmark parts that need the fake Kubernetes API server (not asserted
+//! tests; `scripts/bench` runs them with `--ignored` and reads the
+//! `BENCH key=value` lines they print):
+//!   - API requests per hour per node in steady state, next to what one GET
+//!     per probe would cost at the same probe rate;
+//!   - idle RSS and threads with the watch open;
+//!   - time from process start to the first 200 with the API reachable.
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::Service;
+use support::fake_apiserver::{FakeApiServer, Verb};
+use support::kube_env::{Creds, as_env, env_for};
+
+const NODE: &str = "n1";
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix(field)).unwrap();
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn total_requests(api: &FakeApiServer) -> u64 {
+    [Verb::Get, Verb::List, Verb::Watch].iter().map(|&v| api.count(v)).sum()
+}
+
+#[test]
+#[ignore = "benchmark: run scripts/bench"]
+fn bench_api_cost_and_idle() {
+    let window = env_secs("BENCH_API_WINDOW_SECONDS", 60);
+    let probe_rate = env_secs("BENCH_PROBES_PER_SECOND", 10);
+    let api = FakeApiServer::start();
+    api.add_node(NODE);
+    let env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+    let svc = Service::start(&as_env(&env));
+    support::wait_for("/health 200", Duration::from_secs(20), || (svc.get("/health").status == 200).then_some(()));
+    let startup_requests = total_requests(&api);
+
+    // Steady state: the watch is open; monitors probe at `probe_rate`.
+    api.reset_counts();
+    let started = Instant::now();
+    let mut probes = 0u64;
+    while started.elapsed() < Duration::from_secs(window) {
+        let r = svc.get("/health");
+        assert_eq!(r.status, 200, "{}", r.body);
+        probes += 1;
+        let next = Duration::from_secs_f64(probes as f64 / probe_rate as f64);
+        std::thread::sleep(next.saturating_sub(started.elapsed())); // probe pacing
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let in_window = total_requests(&api);
+    let rss = status_field(svc.pid(), "VmRSS:");
+    let threads = status_field(svc.pid(), "Threads:");
+
+    // One watch cycle: the server ends the stream at its timeoutSeconds; count
+    // what the client sends to carry on (expected: one watch, no relist).
+    api.reset_counts();
+    api.end_watches();
+    support::wait_for("the watch to be re-opened", Duration::from_secs(20), || {
+        (api.count(Verb::Watch) >= 1 && api.open_watches() >= 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2)); // anything else the resume triggers
+    let per_cycle = total_requests(&api);
+    let log = api.requests();
+    let timeouts: Vec<u64> = log
+        .iter()
+        .filter(|r| r.verb == Some(Verb::Watch))
+        .filter_map(|r| r.query.split('&').find_map(|kv| kv.strip_prefix("timeoutSeconds=")))
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    assert!(!timeouts.is_empty(), "no timeoutSeconds in {log:?}");
+    // The watcher draws timeoutSeconds uniformly from 300..=600 s (src/kube/watch.rs).
+    let (mean_timeout, min_timeout) = (450.0, 300.0);
+    println!(
+        "BENCH startup_requests={startup_requests} window_s={elapsed:.0} probes={probes} probe_rate={probe_rate} \
+         requests_in_window={in_window} requests_per_watch_cycle={per_cycle} watch_timeout_s={timeouts:?} \
+         api_per_hour_mean={:.1} api_per_hour_worst={:.1} per_probe_get_per_hour={} idle_rss_kib={rss} \
+         idle_threads={threads}",
+        per_cycle as f64 * 3600.0 / mean_timeout + in_window as f64 * 3600.0 / elapsed,
+        per_cycle as f64 * 3600.0 / min_timeout + in_window as f64 * 3600.0 / elapsed,
+        probe_rate * 3600,
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run scripts/bench"]
+fn bench_start_to_first_200() {
+    let runs = env_secs("BENCH_START_RUNS", 10) as usize;
+    let api = FakeApiServer::start();
+    api.add_node(NODE);
+    let env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let svc = Service::start(&as_env(&env));
+        // Polled every millisecond (support::wait_for's 10 ms is too coarse here).
+        while svc.get("/health").status != 200 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "no 200 within 20 s:\n{}", svc.log());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        samples.push(t0.elapsed());
+    }
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "BENCH start_runs={runs} start_p50_ms={:.1} start_max_ms={:.1}",
+        ms(samples[samples.len() / 2]),
+        ms(*samples.last().unwrap())
+    );
+}
