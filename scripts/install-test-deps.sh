@@ -5,6 +5,7 @@
 set -eu
 
 PACKAGES="
+containerd
 iproute2
 util-linux
 "

@@ -72,6 +72,15 @@ pub const KNOBS: &[Knob] = &[
     knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
     // --- host checks (filesystem_ro, disk_pressure, network)
     // --- container runtime
+    knob(
+        "CONTAINER_RUNTIME_ENDPOINT",
+        "",
+        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT",
+    ),
+    knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
+    // HOST_ROOT belongs to the host checks; it is declared here until that
+    // section lands (then keep exactly one of the two).
+    knob("HOST_ROOT", "/", "Where the host's / is visible (node_exporter --path.rootfs); /host/root in the DaemonSet"),
     // --- operations (metrics, agent-check, TLS)
 ];
 
@@ -244,6 +253,9 @@ pub struct Config {
     /// `None` = default rule (any non-Ready condition that is True is bad).
     pub custom_conditions: Option<Vec<checks::ConditionRule>>,
     pub node_eligible_ignore_cordon: bool,
+    pub container_runtime_endpoint: Option<PathBuf>,
+    pub container_runtime_require_network: bool,
+    pub host_root: PathBuf,
 }
 
 impl Config {
@@ -291,6 +303,9 @@ impl Config {
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
             node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
+            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
+            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
+            host_root: parse_abs_path("HOST_ROOT", raw.str("HOST_ROOT"))?,
         })
     }
 
@@ -321,6 +336,24 @@ fn validate_node_name(name: &str) -> Result<(), ConfigError> {
     } else {
         Err(bad("NODE_NAME", name, "expected a lowercase DNS name (RFC 1123 subdomain), as Kubernetes Node names are"))
     }
+}
+
+/// crictl's convention: `unix:///path` or a bare absolute path. Other
+/// transports (tcp://, npipe://) are not CRI sockets we can reach.
+fn parse_cri_endpoint(s: &str) -> Result<Option<PathBuf>, ConfigError> {
+    const ENV: &str = "CONTAINER_RUNTIME_ENDPOINT";
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let path = s.strip_prefix("unix://").unwrap_or(s);
+    if !path.starts_with('/') {
+        return Err(bad(ENV, s, "expected unix:///absolute/path.sock or an absolute path"));
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+fn parse_abs_path(env: &str, s: &str) -> Result<PathBuf, ConfigError> {
+    if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
 }
 
 fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, ConfigError> {
@@ -488,6 +521,13 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "Foo=Maybe")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "=True")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("NODE_ELIGIBLE_IGNORE_CORDON", "maybe")], "NODE_ELIGIBLE_IGNORE_CORDON"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (
+                &[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "maybe")],
+                "CONTAINER_RUNTIME_REQUIRE_NETWORK",
+            ),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host")], "HOST_ROOT"),
         ];
         for (pairs, var) in cases {
             let err = config(pairs).unwrap_err();
@@ -509,6 +549,19 @@ mod tests {
         let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
         assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
         assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn cri_endpoint_forms() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.container_runtime_endpoint, None);
+        assert!(c.container_runtime_require_network);
+        for v in ["unix:///run/containerd/containerd.sock", "/run/containerd/containerd.sock"] {
+            let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", v)]).unwrap();
+            assert_eq!(c.container_runtime_endpoint, Some(PathBuf::from("/run/containerd/containerd.sock")));
+        }
+        let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]).unwrap();
+        assert!(!c.container_runtime_require_network);
     }
 
     #[test]

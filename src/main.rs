@@ -5,6 +5,7 @@
 mod app;
 mod checks;
 mod config;
+mod cri;
 mod http;
 mod kube;
 mod log;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+mod container_runtime;
 pub mod custom_conditions;
 mod kube_proxy;
 mod kubelet;
@@ -125,6 +126,7 @@ pub static REGISTRY: &[Check] = &[
     kubelet::CHECK,
     okd_router::CHECK,
     kube_proxy::CHECK,
+    container_runtime::CHECK,
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {
