@@ -214,6 +214,8 @@ struct Watcher {
     confirmed_at: Option<Instant>,
     /// The RBAC fallback is explained in the log once, not on every retry.
     poll_logged: bool,
+    /// The last exchange failed: the next success is logged.
+    failing: bool,
 }
 
 impl Watcher {
@@ -227,6 +229,7 @@ impl Watcher {
             mode: Mode::Watch,
             confirmed_at: None,
             poll_logged: false,
+            failing: false,
         }
     }
 
@@ -272,6 +275,7 @@ impl Watcher {
                 }
             };
             self.store.stats().set_connected(true);
+            self.store.stats().set_polling(false);
             self.confirm();
             let mut events = 0u64;
             let end = loop {
@@ -390,6 +394,7 @@ impl Watcher {
     }
 
     fn record_failure(&mut self, why: &str) {
+        self.failing = true;
         log::warn_limited("kube-api", &format!("Kubernetes API: {why}"));
         let confirmed_at = self.confirmed_at;
         self.store.update(|s| {
@@ -401,6 +406,7 @@ impl Watcher {
 
     /// The API answered: the state is current.
     fn confirm(&mut self) {
+        self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
         self.backoff.reset();
@@ -409,6 +415,7 @@ impl Watcher {
 
     /// Publishes the Node (or its absence) as just confirmed.
     fn publish(&mut self, node: Option<Arc<Node>>) {
+        self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
         self.backoff.reset();
@@ -419,6 +426,13 @@ impl Watcher {
             };
             mark_live(s, now);
         });
+    }
+
+    fn log_recovery(&mut self) {
+        if self.failing {
+            self.failing = false;
+            log::info("Kubernetes API answering again; node state current");
+        }
     }
 }
 
