@@ -28,6 +28,10 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const WATCH_TIMEOUT_SECS: (u64, u64) = (300, 600);
 /// A watch that ends sooner than this without an event is not routine.
 const MIN_HEALTHY_WATCH: Duration = Duration::from_secs(1);
+/// A watch that stayed open this long proves the API healthy again: the
+/// backoff starts over. (Not any success: a server that accepts and then
+/// breaks every watch must still see growing delays.)
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
 /// How often missing credentials are looked for again.
 const CREDENTIALS_RETRY: Duration = Duration::from_secs(30);
 /// In GET-polling mode, how often list/watch is tried again (RBAC fixed?).
@@ -291,14 +295,14 @@ impl Watcher {
                                 events += 1;
                                 match event {
                                     Event::Upsert(n) if n.metadata.name == self.name => {
-                                        rv = n.metadata.resource_version.clone();
+                                        advance(&mut rv, &n.metadata.resource_version);
                                         self.publish(Some(Arc::new(n)));
                                     }
-                                    Event::Upsert(_) => {}
-                                    Event::Deleted(n) => {
-                                        rv = n.metadata.resource_version.clone();
+                                    Event::Deleted(n) if n.metadata.name == self.name => {
+                                        advance(&mut rv, &n.metadata.resource_version);
                                         self.publish(None);
                                     }
+                                    Event::Upsert(_) | Event::Deleted(_) => {}
                                     Event::Bookmark(v) => rv = v,
                                     Event::Expired(why) => break End::Expired(why),
                                     Event::Error(why) => break End::Failed(why),
@@ -310,14 +314,15 @@ impl Watcher {
                 }
             };
             self.store.stats().set_connected(false);
+            if started.elapsed() >= BACKOFF_RESET_AFTER {
+                self.backoff.reset();
+            }
             match end {
                 End::Closed => {
                     self.store.stats().restarted(Restart::Closed);
                     if events == 0 && started.elapsed() < MIN_HEALTHY_WATCH {
                         // A server that closes at once must not make us spin.
                         std::thread::sleep(self.backoff.next_delay(random()));
-                    } else {
-                        self.backoff.reset();
                     }
                 }
                 End::Expired(why) => {
@@ -348,12 +353,14 @@ impl Watcher {
             Ok(v) => match Node::from_json(v) {
                 Ok(n) => {
                     self.publish(Some(Arc::new(n)));
+                    self.backoff.reset();
                     std::thread::sleep(self.poll_interval);
                 }
                 Err(why) => self.failed_polling(&why, None),
             },
             Err(e) if e.code() == Some(404) => {
                 self.publish(None);
+                self.backoff.reset();
                 std::thread::sleep(self.poll_interval);
             }
             Err(e) if e.code() == Some(403) => {
@@ -409,7 +416,6 @@ impl Watcher {
         self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
-        self.backoff.reset();
         self.store.update(|s| mark_live(s, now));
     }
 
@@ -418,7 +424,6 @@ impl Watcher {
         self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
-        self.backoff.reset();
         self.store.update(|s| {
             s.presence = match node {
                 Some(n) => Presence::Present(n),
@@ -433,6 +438,14 @@ impl Watcher {
             self.failing = false;
             log::info("Kubernetes API answering again; node state current");
         }
+    }
+}
+
+/// Moves the resume point to an event's version (an event without one, which
+/// the API never sends, leaves it where it was).
+fn advance(rv: &mut String, event_rv: &str) {
+    if !event_rv.is_empty() {
+        *rv = event_rv.to_string();
     }
 }
 
