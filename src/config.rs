@@ -240,9 +240,6 @@ pub struct Config {
     pub okd_router_healthz_url: String,
     pub kube_proxy_healthz_url: String,
     pub local_http_ca_file: Option<PathBuf>,
-    pub container_runtime_endpoint: Option<PathBuf>,
-    pub container_runtime_require_network: bool,
-    pub host_root: PathBuf,
     /// `KUBECONFIG` as given (may list several files).
     pub kubeconfig: Option<String>,
     pub kubernetes_service_host: Option<String>,
@@ -256,6 +253,9 @@ pub struct Config {
     /// `None` = default rule (any non-Ready condition that is True is bad).
     pub custom_conditions: Option<Vec<checks::ConditionRule>>,
     pub node_eligible_ignore_cordon: bool,
+    pub container_runtime_endpoint: Option<PathBuf>,
+    pub container_runtime_require_network: bool,
+    pub host_root: PathBuf,
 }
 
 impl Config {
@@ -291,9 +291,6 @@ impl Config {
             okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
             kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
             local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
-            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
-            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
-            host_root: parse_abs_path("HOST_ROOT", raw.str("HOST_ROOT"))?,
             kubeconfig: raw.opt_str("KUBECONFIG"),
             kubernetes_service_host: raw.opt_str("KUBERNETES_SERVICE_HOST"),
             kubernetes_service_port: raw.u64_in("KUBERNETES_SERVICE_PORT", 1, 65535)? as u16,
@@ -306,6 +303,9 @@ impl Config {
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
             node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
+            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
+            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
+            host_root: parse_abs_path("HOST_ROOT", raw.str("HOST_ROOT"))?,
         })
     }
 
@@ -514,13 +514,6 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "localhost")], "LISTEN_ADDRESS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
-            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
-            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
-            (
-                &[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "maybe")],
-                "CONTAINER_RUNTIME_REQUIRE_NETWORK",
-            ),
-            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host")], "HOST_ROOT"),
             (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
             (&[("NODE_NAME", "n1"), ("NODE_POLL_INTERVAL_SECONDS", "0")], "NODE_POLL_INTERVAL_SECONDS"),
             (&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "-5")], "NODE_STATE_MAX_STALENESS_SECONDS"),
@@ -528,6 +521,13 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "Foo=Maybe")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "=True")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("NODE_ELIGIBLE_IGNORE_CORDON", "maybe")], "NODE_ELIGIBLE_IGNORE_CORDON"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (
+                &[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "maybe")],
+                "CONTAINER_RUNTIME_REQUIRE_NETWORK",
+            ),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host")], "HOST_ROOT"),
         ];
         for (pairs, var) in cases {
             let err = config(pairs).unwrap_err();
