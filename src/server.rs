@@ -7,12 +7,16 @@
 //! is explicit: head size and deadline, idle keep-alive, write timeout,
 //! requests per connection, connections overall and per client address
 //! (excess connections are closed at once, never queued), and accept()
-//! errors are logged, backed off and survived.
+//! errors are logged, backed off and survived. When every slot is taken, a
+//! newcomer is not turned away: the idle or slow connection (no request in
+//! progress) of the address holding the most connections is shut down to
+//! make room, so slow clients spread over many addresses cannot lock the
+//! load balancer's probe out.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,6 +90,18 @@ pub struct Shared {
     per_client: Mutex<HashMap<IpAddr, usize>>,
     in_flight: AtomicUsize,
     stopping: AtomicBool,
+    /// Open connections that may be evicted when every slot is taken.
+    evictable: Mutex<HashMap<u64, Evictable>>,
+    next_id: AtomicU64,
+}
+
+/// What eviction needs of an open connection.
+struct Evictable {
+    ip: IpAddr,
+    since: Instant,
+    stream: Arc<TcpStream>,
+    /// A request is being handled: not a candidate.
+    busy: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -97,6 +113,8 @@ impl Shared {
             per_client: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            evictable: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
         })
     }
 
@@ -115,9 +133,14 @@ impl Shared {
     }
 
     /// Takes a connection slot for `ip`, or `None` when a limit is reached.
+    /// At the overall limit, a connection of another address is evicted to
+    /// make room (see [`Shared::evict_one`]); `ip`'s own limit is never lifted.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admission> {
         let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
-        if self.open.load(Ordering::SeqCst) >= self.limits.max_connections {
+        if per.get(&ip).is_some_and(|&n| n >= self.limits.max_connections_per_client) {
+            return None;
+        }
+        if self.open.load(Ordering::SeqCst) >= self.limits.max_connections && !self.evict_one(&per, ip) {
             return None;
         }
         let n = per.entry(ip).or_insert(0);
@@ -127,6 +150,51 @@ impl Shared {
         *n += 1;
         self.open.fetch_add(1, Ordering::SeqCst);
         Some(Admission { shared: self.clone(), ip })
+    }
+}
+
+impl Shared {
+    /// Shuts down the oldest connection that has no request in progress,
+    /// of the address (not `newcomer`) holding the most connections. Its
+    /// thread sees end-of-stream at once and frees the slot; until then the
+    /// newcomer is admitted beyond the limit (by at most one per evicted
+    /// connection, each evicted once). False when there is no candidate.
+    fn evict_one(&self, per_client: &HashMap<IpAddr, usize>, newcomer: IpAddr) -> bool {
+        let mut evictable = self.evictable.lock().unwrap_or_else(|p| p.into_inner());
+        let victim = evictable
+            .iter()
+            .filter(|(_, e)| e.ip != newcomer && !e.busy.load(Ordering::SeqCst))
+            .max_by_key(|(_, e)| (per_client.get(&e.ip).copied().unwrap_or(0), std::cmp::Reverse(e.since)))
+            .map(|(&id, _)| id);
+        let Some(entry) = victim.and_then(|id| evictable.remove(&id)) else {
+            return false;
+        };
+        let _ = entry.stream.shutdown(Shutdown::Both);
+        log::warn_limited(
+            "evict",
+            &format!("all {} connection slots taken; closed an idle one of {}", self.limits.max_connections, entry.ip),
+        );
+        true
+    }
+
+    /// Registers an open connection as a candidate for eviction.
+    fn register(self: &Arc<Self>, ip: IpAddr, stream: Arc<TcpStream>, busy: Arc<AtomicBool>) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let entry = Evictable { ip, since: Instant::now(), stream, busy };
+        self.evictable.lock().unwrap_or_else(|p| p.into_inner()).insert(id, entry);
+        Registration { shared: self.clone(), id }
+    }
+}
+
+/// Removes a connection from the eviction candidates on drop.
+struct Registration {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.evictable.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
     }
 }
 
@@ -181,7 +249,10 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
         let conn_shared = shared.clone();
         let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
             let _admission = admission;
-            handle_connection(stream, &conn_shared);
+            let stream = Arc::new(stream);
+            let busy = Arc::new(AtomicBool::new(false));
+            let _registration = conn_shared.register(ip, stream.clone(), busy.clone());
+            handle_connection(&stream, &busy, &conn_shared);
         });
         if let Err(e) = spawned {
             log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
@@ -190,14 +261,18 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Serves requests on one connection until close, a limit or an error.
-fn handle_connection(mut stream: TcpStream, shared: &Shared) {
+/// `busy` is set while a request is being handled (not evictable then).
+fn handle_connection(mut stream: &TcpStream, busy: &AtomicBool, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first_byte_deadline = Instant::now() + HEAD_TIMEOUT;
     for served in 1..=MAX_REQUESTS_PER_CONNECTION {
         let req = match read_head(&mut stream, &mut buf, first_byte_deadline) {
-            Ok(Some(req)) => req,
+            Ok(Some(req)) => {
+                busy.store(true, Ordering::SeqCst);
+                req
+            }
             Ok(None) => return,
             Err(status) => {
                 let resp = Response::json(status, error_body(status));
@@ -220,6 +295,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         if written.is_err() || !keep_alive {
             return;
         }
+        busy.store(false, Ordering::SeqCst);
         first_byte_deadline = Instant::now() + IDLE_TIMEOUT;
     }
 }
@@ -237,7 +313,7 @@ fn error_body(status: u16) -> Vec<u8> {
 /// Reads until `buf` holds a full request head. `Ok(None)`: the client closed
 /// or was too slow (close silently). `Err(status)`: answer and close.
 fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut &TcpStream,
     buf: &mut Vec<u8>,
     first_byte_deadline: Instant,
 ) -> Result<Option<http::Request>, u16> {
@@ -282,7 +358,7 @@ fn read_head(
 /// does not arrive within [`HEAD_TIMEOUT`] in total (a per-read timeout alone
 /// would let a client trickling one byte every few seconds hold the
 /// connection for hours).
-fn discard_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
+fn discard_body(stream: &mut &TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
     if len > MAX_BODY_BYTES {
         return false;
     }

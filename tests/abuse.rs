@@ -157,6 +157,36 @@ fn slowloris_from_one_address_does_not_starve_a_probe_from_another() {
     wait_for("slowloris threads to end", Duration::from_secs(10), || (threads(pid) <= threads0 + 1).then_some(()));
 }
 
+#[test]
+fn slowloris_from_many_addresses_does_not_lock_out_a_new_client() {
+    // 12 addresses × 8 slow connections = 96 > MAX_CONNECTIONS 64: every
+    // slot is taken by clients that never finish a head. A probe from yet
+    // another address must still be served (an idle slow connection of the
+    // busiest address is evicted for it), not closed at once.
+    let kubelet = kubelet_ok();
+    let knobs = [("MAX_CONNECTIONS", "64"), ("MAX_CONNECTIONS_PER_CLIENT", "8")];
+    let svc = service(&kubelet, &knobs);
+    let pid = svc.pid();
+    let threads0 = threads(pid);
+    let mut slow = Vec::new();
+    for a in 0..12 {
+        for _ in 0..8 {
+            let mut s = connect_from(&format!("127.0.1.{}", 10 + a), svc.addr).expect("connect (slowloris)");
+            let _ = s.write_all(b"GET /health HTTP/1.1\r\nX-Slow: a");
+            slow.push(s);
+        }
+    }
+    wait_for("every slot taken", Duration::from_secs(10), || (threads(pid) >= threads0 + 64).then_some(()));
+    for i in 0..5 {
+        let r = probe_from(&format!("127.0.2.{}", 10 + i), svc.addr, "/health");
+        assert_eq!(r.status, 200, "probe {i} while every slot is held by slow clients");
+    }
+    // Admission beyond the limit is bounded by the evictions.
+    assert!(threads(pid) <= threads0 + 64 + 5 + 2, "threads {} (baseline {threads0})", threads(pid));
+    drop(slow);
+    wait_for("slow connections to end", Duration::from_secs(10), || (threads(pid) <= threads0 + 1).then_some(()));
+}
+
 /// Keep-alive client: `GET path` until `until` or `max` requests.
 fn keep_alive_load(src: &str, dst: SocketAddr, path: &str, until: Instant, max: u64, done: &AtomicU64) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -2,19 +2,34 @@
 //! binary crate has no library target). `#[path = "../../src"]` on an inline
 //! module makes every `mod x;` below load `../src/x.rs` exactly as the binary
 //! does, nested modules included; `crate::…` paths inside them resolve
-//! through the re-exports at the bottom. Each `fuzz_*` function is one
-//! target's whole body, so the targets stay one line and the regression
-//! tests (`tests/regressions.rs`) replay crashes through the same code.
+//! through the re-exports below. The list mirrors `src/main.rs` (all modules
+//! but `main` itself), so a module added there is added here too.
+//! Each `fuzz_*` function is one target's whole body: the targets stay one
+//! line, and a crash input replays through the same code.
 #![allow(dead_code, unused_imports, clippy::all)]
 
 #[path = "../../src"]
 pub mod src {
+    pub mod app;
+    pub mod checks;
+    pub mod config;
     pub mod cri;
     pub mod http;
+    pub mod kube;
+    pub mod log;
+    pub mod metrics;
+    pub mod report;
+    pub mod routes;
+    pub mod runner;
+    pub mod sd_notify;
+    pub mod server;
+    pub mod sys;
     pub mod timefmt;
 }
 
-pub use src::{cri, http, timefmt};
+pub use src::{
+    app, checks, config, cri, http, kube, log, metrics, report, routes, runner, sd_notify, server, sys, timefmt,
+};
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -114,4 +129,75 @@ pub fn fuzz_h2_response(data: &[u8]) {
 pub fn fuzz_proto(data: &[u8]) {
     let _ = cri::proto::decode_status_response(data);
     let _ = cri::grpc::percent_decode(data);
+}
+
+/// The verdicts of the three API checks on a Node, the way the service
+/// forms them; every reason obeys the contract (one line, ≤ 200 chars).
+fn verdicts(node: &kube::node::Node, rules: Option<&[checks::ConditionRule]>) {
+    for outcome in [
+        checks::node_ready::evaluate(node),
+        checks::custom_conditions::evaluate(node, rules),
+        checks::node_eligible::evaluate(node, false),
+        checks::node_eligible::evaluate(node, true),
+    ] {
+        if let checks::Outcome::Fail(reason) | checks::Outcome::Unknown(reason) = &outcome {
+            assert!(!reason.contains('\n'), "multi-line reason {reason:?}");
+            assert!(reason.chars().count() <= checks::MAX_REASON_CHARS, "reason too long: {reason:?}");
+        }
+    }
+}
+
+/// Node JSON (a GET answer, a list answer, or the first line of the input
+/// as a CUSTOM_CONDITIONS value followed by the JSON) → verdicts.
+pub fn fuzz_node_json(data: &[u8]) {
+    let (rules_text, json) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (&b""[..], data),
+    };
+    let rules = std::str::from_utf8(rules_text).ok().and_then(|t| checks::parse_condition_rules(t).ok()).flatten();
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) else { return };
+    if let Ok((Some(node), _rv)) = kube::protocol::decode_list(&v, "n1") {
+        verdicts(&node, rules.as_deref());
+    }
+    let _ = kube::status::ApiStatus::from_json(&v);
+    let _ = kube::status::http_error_reason(403, json);
+    if let Ok(node) = kube::node::Node::from_json(v) {
+        verdicts(&node, rules.as_deref());
+    }
+}
+
+/// A watch stream body (newline-delimited JSON events) → events → verdicts.
+pub fn fuzz_watch_stream(data: &[u8]) {
+    for line in data.split_inclusive(|&b| b == b'\n').take(64) {
+        match kube::protocol::decode_event(line) {
+            Ok(Some(kube::protocol::Event::Upsert(node) | kube::protocol::Event::Deleted(node))) => {
+                verdicts(&node, None)
+            }
+            Ok(Some(kube::protocol::Event::Expired(r) | kube::protocol::Event::Error(r))) => {
+                assert!(!r.is_empty());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A kubeconfig file (YAML or JSON). Paths it names resolve inside a
+/// scratch folder; inputs naming device or proc files are skipped (the
+/// operator's kubeconfig is trusted to name real files).
+pub fn fuzz_kubeconfig(data: &[u8]) {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    if data.windows(4).any(|w| w == b"/dev" || w == b"/pro" || w == b"/sys") {
+        return;
+    }
+    let dir = DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("hnre-fuzz-kubeconfig-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, data).unwrap();
+    if let Ok(api) = kube::config::from_kubeconfig(path.to_str().unwrap()) {
+        assert!(api.server.starts_with("http"));
+    }
 }
