@@ -78,7 +78,7 @@ fn probing_ten_times_a_second_costs_one_list_and_at_most_two_watches() {
         probes += 1;
         std::thread::sleep(Duration::from_millis(100)); // load pacing, not synchronisation
     }
-    assert!(probes >= 60, "only {probes} probes");
+    assert!(probes >= 40, "only {probes} probes");
     assert!(saw_503, "the flip must have been seen through /health");
     assert_eq!(r.api.count(Verb::List), 1, "{:#?}", r.api.requests());
     assert!(r.api.count(Verb::Watch) <= 2, "{:#?}", r.api.requests());
