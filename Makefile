@@ -22,5 +22,10 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
+# Reaction time of /health to Node changes in the fake API server (p50/p99);
+# a measurement for the README, not a test. BENCH_PROFILE=dev skips LTO.
+bench:
+	./scripts/reaction-bench
+
 clean:
 	$(CARGO) clean
