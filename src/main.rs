@@ -5,10 +5,16 @@
 mod app;
 mod checks;
 mod config;
+mod dns;
+mod gateways;
+mod host;
 mod http;
+mod icmp;
 mod log;
 mod metrics;
+mod mountinfo;
 mod report;
+mod resolv_conf;
 mod routes;
 mod runner;
 mod server;

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+mod disk_pressure;
+mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
@@ -86,12 +88,15 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
+    /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
+    pub host: crate::host::HostPaths,
 }
 
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
-        Ctx { config }
+        let host = crate::host::HostPaths::from_config(&config);
+        Ctx { config, host }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
@@ -109,7 +114,14 @@ pub struct Check {
 }
 
 /// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] = &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK];
+pub static REGISTRY: &[Check] = &[
+    node_ready::CHECK,
+    kubelet::CHECK,
+    okd_router::CHECK,
+    kube_proxy::CHECK,
+    filesystem_ro::CHECK,
+    disk_pressure::CHECK,
+];
 
 pub fn find(name: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.name == name)
