@@ -57,6 +57,7 @@ pub fn verdict(mounts: &[Mount], paths: &[(PathBuf, PathBuf)]) -> Outcome {
     if parts.is_empty() { Outcome::Pass } else { Outcome::fail(format!("read-only: {}", parts.join(", "))) }
 }
 
+#[cfg(test)]
 /// Verdict for a mountinfo text and host paths taken literally (no
 /// symlinks), for fixture tests and fuzzing.
 pub fn verdict_for_text(text: &str, paths: &[&str]) -> Outcome {

@@ -11,6 +11,9 @@ mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
+mod network;
+mod network_dns;
+mod network_gateway;
 mod node_ready;
 mod okd_router;
 
@@ -121,6 +124,7 @@ pub static REGISTRY: &[Check] = &[
     kube_proxy::CHECK,
     filesystem_ro::CHECK,
     disk_pressure::CHECK,
+    network::CHECK,
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {
