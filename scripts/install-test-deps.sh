@@ -7,6 +7,7 @@ set -eu
 PACKAGES="
 iproute2
 util-linux
+dnsmasq-base
 "
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -5,7 +5,7 @@
 //! both count. Paths absent on the host are skipped; `/` itself is not in the
 //! default list because ostree/composefs roots are read-only by design.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{Check, Ctx, Outcome};
@@ -62,13 +62,14 @@ pub fn verdict(mounts: &[Mount], paths: &[(PathBuf, PathBuf)]) -> Outcome {
 /// symlinks), for fixture tests and fuzzing.
 pub fn verdict_for_text(text: &str, paths: &[&str]) -> Outcome {
     let mounts = mountinfo::parse(text);
-    let paths: Vec<(PathBuf, PathBuf)> = paths.iter().map(|p| (PathBuf::from(p), Path::new(p).to_path_buf())).collect();
+    let paths: Vec<(PathBuf, PathBuf)> = paths.iter().map(|p| (PathBuf::from(p), PathBuf::from(p))).collect();
     verdict(&mounts, &paths)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const DEFAULT_PATHS: [&str; 6] =
         ["/var", "/var/lib/kubelet", "/var/lib/containers", "/var/lib/containerd", "/var/log", "/etc"];

@@ -85,7 +85,8 @@ pub fn probe(gateways: &[Gateway], timeout: Duration, end: Instant) -> Outcome {
             }
         }
     }
-    let waited = Instant::now().saturating_duration_since(start).as_millis();
+    // Capped: poll rounds up, and "501 ms" for a 500 ms timeout reads as a bug.
+    let waited = Instant::now().saturating_duration_since(start).min(timeout).as_millis();
     let mut fails = Vec::new();
     let mut unknown = Vec::new();
     for t in &targets {
