@@ -242,6 +242,9 @@ fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
         let gw = crate::gateways::Gateway::parse(&item).ok_or_else(|| {
             bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
         })?;
+        if gw.is_link_local() && gw.dev.is_none() {
+            return Err(bad(ENV, &item, "a link-local gateway needs its interface, e.g. fe80::1%eth0"));
+        }
         out.push(gw);
     }
     if out.is_empty() {
@@ -536,6 +539,7 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("NETWORK_DNS_TIMEOUT_MS", "0")], "NETWORK_DNS_TIMEOUT_MS"),
             (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "gw.example")], "NETWORK_GATEWAYS"),
             (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", ",")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "fe80::1")], "NETWORK_GATEWAYS"),
             (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),

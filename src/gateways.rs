@@ -36,6 +36,11 @@ impl Gateway {
         }
         Some(Gateway { addr, dev })
     }
+
+    /// IPv6 link-local: only reachable through a named interface.
+    pub fn is_link_local(&self) -> bool {
+        matches!(self.addr, IpAddr::V6(a) if a.is_unicast_link_local())
+    }
 }
 
 impl fmt::Display for Gateway {
@@ -205,6 +210,8 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
     fn gateway_parsing() {
         assert_eq!(Gateway::parse("192.0.2.1").unwrap().dev, None);
         assert_eq!(Gateway::parse("fe80::1%eth0").unwrap().dev.as_deref(), Some("eth0"));
+        assert!(Gateway::parse("fe80::1%eth0").unwrap().is_link_local());
+        assert!(!Gateway::parse("2001:db8::1").unwrap().is_link_local());
         assert_eq!(Gateway::parse("[2001:db8::1]").unwrap().addr, "2001:db8::1".parse::<IpAddr>().unwrap());
         for bad in ["", "gw", "192.0.2.1%eth0", "fe80::1%", "300.1.1.1"] {
             assert_eq!(Gateway::parse(bad), None, "{bad}");

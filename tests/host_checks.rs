@@ -311,6 +311,23 @@ impl Lab {
         Run { label: label.into(), rc: out.status.code().unwrap_or(-1), body, took }
     }
 
+    /// The gateway's IPv6 link-local address on veth1, once duplicate
+    /// address detection is over (a tentative address answers nothing).
+    fn gw_link_local(&self) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = output(Command::new("ip").args(["-n", &self.gw, "-6", "-o", "addr", "show", "dev", "veth1"]));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().find(|l| l.contains("scope link")).unwrap_or("");
+            if !line.is_empty() && !line.contains("tentative") {
+                let addr = line.split_whitespace().skip_while(|w| *w != "inet6").nth(1).unwrap_or("");
+                return addr.split('/').next().unwrap_or("").to_string();
+            }
+            assert!(Instant::now() < until, "no usable link-local address on the gateway: {text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn in_gw(&self, args: &[&str]) {
         let mut all = vec!["ip", "-n", &self.gw];
         all.extend_from_slice(args);
@@ -422,6 +439,16 @@ fn network_explicit_gateways_and_no_default_route() {
     lab.check("explicit", &[("NETWORK_GATEWAYS", "192.0.2.1,2001:db8::1")]).assert_pass();
     lab.check("explicit-absent", &[("NETWORK_GATEWAYS", "192.0.2.99"), ("NETWORK_PING_TIMEOUT_MS", "200")])
         .assert_fail("gateway 192.0.2.99: no ICMP reply in 200 ms");
+
+    // The usual IPv6 setup (router advertisements): default via the
+    // router's link-local address, which needs the interface as scope.
+    let ll = lab.gw_link_local();
+    sh(&["ip", "-n", &lab.node, "-6", "route", "replace", "default", "via", &ll, "dev", "veth0"]);
+    lab.check("ipv6-link-local", &[]).assert_pass();
+    lab.in_gw(&["-6", "addr", "flush", "dev", "veth1", "scope", "link"]);
+    let r = lab.check("ipv6-link-local-gone", &[("NETWORK_PING_TIMEOUT_MS", "200")]);
+    assert_eq!(r.reason(), format!("gateway {ll} (veth0): no ICMP reply in 200 ms"), "{r:?}");
+
     sh(&["ip", "-n", &lab.node, "route", "del", "default"]);
     sh(&["ip", "-n", &lab.node, "-6", "route", "del", "default"]);
     lab.check("no-route", &[]).assert_fail("no default route");

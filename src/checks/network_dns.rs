@@ -138,9 +138,8 @@ fn open(server: &Nameserver, port: u16) -> Result<UdpSocket, String> {
 
 /// Interface index for a link-local address: `%2` or `%eth0`; 0 otherwise.
 pub fn scope_id(addr: Ipv6Addr, scope: Option<&str>) -> Result<u32, String> {
-    let is_link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
     match scope {
-        _ if !is_link_local => Ok(0),
+        _ if !addr.is_unicast_link_local() => Ok(0),
         None => Err("link-local address without %interface".into()),
         Some(s) => s.parse().ok().or_else(|| sys::if_nametoindex(s)).ok_or_else(|| format!("no interface {s}")),
     }
