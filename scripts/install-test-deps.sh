@@ -5,8 +5,10 @@
 set -eu
 
 PACKAGES="
+containerd
 iproute2
 util-linux
+mount
 dnsmasq-base
 "
 

@@ -30,7 +30,7 @@ pub const KNOBS: &[Knob] = &[
     // --- service core
     knob("NODE_NAME", "", "Name of this Kubernetes Node (required; DaemonSet: fieldRef spec.nodeName)"),
     knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
-    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics"),
+    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)"),
     knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
     knob("CHECK_TIMEOUT_MS", "1000", "Deadline of one check run; past it the check reports 'timed out'"),
     knob("CHECK_TIMEOUTS_MS", "", "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000"),
@@ -64,6 +64,12 @@ pub const KNOBS: &[Knob] = &[
     knob("NETWORK_GATEWAYS", "", "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip"),
     knob("NETWORK_PING_TIMEOUT_MS", "500", "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)"),
     // --- container runtime
+    knob(
+        "CONTAINER_RUNTIME_ENDPOINT",
+        "",
+        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT",
+    ),
+    knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
     // --- operations (metrics, agent-check, TLS)
 ];
 
@@ -190,8 +196,7 @@ impl Raw {
 impl Raw {
     /// An absolute path (host paths are always absolute).
     pub fn abs_path(&self, env: &str) -> Result<PathBuf, ConfigError> {
-        let s = self.str(env);
-        if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
+        parse_abs_path(env, self.str(env))
     }
 
     /// A comma-separated list of absolute paths; may be empty (check does nothing).
@@ -289,6 +294,8 @@ pub struct Config {
     pub okd_router_healthz_url: String,
     pub kube_proxy_healthz_url: String,
     pub local_http_ca_file: Option<PathBuf>,
+    pub container_runtime_endpoint: Option<PathBuf>,
+    pub container_runtime_require_network: bool,
     pub host_root: PathBuf,
     pub host_proc: PathBuf,
     pub filesystem_ro_paths: Vec<PathBuf>,
@@ -333,7 +340,7 @@ impl Config {
         Ok(Config {
             node_name,
             listen_address,
-            listen_port: raw.u64_in("LISTEN_PORT", 1, 65535)? as u16,
+            listen_port: raw.u64_in("LISTEN_PORT", 0, 65535)? as u16,
             default_checks: raw.check_names("DEFAULT_CHECKS")?,
             check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
             check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
@@ -345,6 +352,8 @@ impl Config {
             okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
             kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
             local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
+            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
+            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
             host_root: raw.abs_path("HOST_ROOT")?,
             host_proc: raw.abs_path("HOST_PROC")?,
             filesystem_ro_paths: raw.abs_paths("FILESYSTEM_RO_PATHS")?,
@@ -385,6 +394,24 @@ fn validate_node_name(name: &str) -> Result<(), ConfigError> {
     } else {
         Err(bad("NODE_NAME", name, "expected a lowercase DNS name (RFC 1123 subdomain), as Kubernetes Node names are"))
     }
+}
+
+/// crictl's convention: `unix:///path` or a bare absolute path. Other
+/// transports (tcp://, npipe://) are not CRI sockets we can reach.
+fn parse_cri_endpoint(s: &str) -> Result<Option<PathBuf>, ConfigError> {
+    const ENV: &str = "CONTAINER_RUNTIME_ENDPOINT";
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let path = s.strip_prefix("unix://").unwrap_or(s);
+    if !path.starts_with('/') {
+        return Err(bad(ENV, s, "expected unix:///absolute/path.sock or an absolute path"));
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+fn parse_abs_path(env: &str, s: &str) -> Result<PathBuf, ConfigError> {
+    if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
 }
 
 fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, ConfigError> {
@@ -472,6 +499,15 @@ impl Raw {
     }
 }
 
+/// A valid config for unit tests: defaults plus `NODE_NAME=test-node`, with
+/// `overrides` applied.
+#[cfg(test)]
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let raw = Raw::new(|k| map.get(k).cloned().or_else(|| (k == "NODE_NAME").then(|| "test-node".into())), &[]);
+    Config::from_raw(&raw.expect("test knobs exist")).expect("test config is valid")
+}
+
 /// `--help` text: usage, then every knob with its flag, variable and default.
 pub fn help_text() -> String {
     let mut s = String::from(concat!(
@@ -520,7 +556,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "abc")], "LISTEN_PORT"),
-            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "0")], "LISTEN_PORT"),
+            (&[("NODE_NAME", "n1"), ("LISTEN_PORT", "65536")], "LISTEN_PORT"),
             (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "node_ready,nope")], "DEFAULT_CHECKS"),
             (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", " , ")], "DEFAULT_CHECKS"),
@@ -543,6 +579,13 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (
+                &[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "maybe")],
+                "CONTAINER_RUNTIME_REQUIRE_NETWORK",
+            ),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host")], "HOST_ROOT"),
         ];
         for (pairs, var) in cases {
             let err = config(pairs).unwrap_err();
@@ -564,6 +607,19 @@ mod tests {
         let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
         assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
         assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn cri_endpoint_forms() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.container_runtime_endpoint, None);
+        assert!(c.container_runtime_require_network);
+        for v in ["unix:///run/containerd/containerd.sock", "/run/containerd/containerd.sock"] {
+            let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", v)]).unwrap();
+            assert_eq!(c.container_runtime_endpoint, Some(PathBuf::from("/run/containerd/containerd.sock")));
+        }
+        let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]).unwrap();
+        assert!(!c.container_runtime_require_network);
     }
 
     #[test]

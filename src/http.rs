@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn haproxy_request_without_headers() {
         let (req, n) = parse("GET /health?check=kubelet HTTP/1.0\r\n\r\n").unwrap().unwrap();
-        assert_eq!(n, 37);
+        assert_eq!(n, 38);
         assert_eq!(req.path, "/health");
         assert_eq!(req.query.as_deref(), Some("check=kubelet"));
         assert!(!req.keep_alive);

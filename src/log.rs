@@ -24,7 +24,6 @@ pub fn set_json(json: bool) {
 pub enum Level {
     Info,
     Warn,
-    Error,
 }
 
 impl Level {
@@ -32,7 +31,6 @@ impl Level {
         match self {
             Level::Info => "INFO",
             Level::Warn => "WARN",
-            Level::Error => "ERROR",
         }
     }
 }
@@ -43,10 +41,6 @@ pub fn info(msg: &str) {
 
 pub fn warn(msg: &str) {
     write(Level::Warn, msg);
-}
-
-pub fn error(msg: &str) {
-    write(Level::Error, msg);
 }
 
 /// Logs `msg` at most once per minute per `key`; the next line that gets

@@ -5,6 +5,7 @@
 mod app;
 mod checks;
 mod config;
+mod cri;
 mod dns;
 mod gateways;
 mod host;

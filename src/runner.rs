@@ -161,7 +161,7 @@ impl Runner {
     /// Logs a line when a check's verdict flips (pass ↔ fail), once per flip.
     fn note_verdict(&self, idx: usize, outcome: &Outcome) {
         let passed = outcome.passed();
-        let previous = std::mem::replace(&mut lock(&self.slots[idx]).last_passed, Some(passed));
+        let previous = lock(&self.slots[idx]).last_passed.replace(passed);
         let name = self.registry[idx].name;
         match (previous, outcome.reason()) {
             (Some(true), Some(reason)) | (None, Some(reason)) => {
@@ -209,5 +209,146 @@ fn timeout_reason(timeout: Duration, started: Instant, now: Instant) -> String {
         format!("timed out after {ms} ms (still running after {} s)", stuck.as_secs())
     } else {
         format!("timed out after {ms} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_config;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Barrier, OnceLock};
+
+    fn runner(registry: &'static [Check], knobs: &[(&str, &str)]) -> Runner {
+        Runner::with_registry(Arc::new(Ctx::new(test_config(knobs))), Arc::new(Metrics::new()), registry)
+    }
+
+    /// A gate that tests open to release checks blocked on it.
+    struct Gate(Mutex<bool>, Condvar);
+    impl Gate {
+        const fn new() -> Gate {
+            Gate(Mutex::new(false), Condvar::new())
+        }
+        fn wait(&self, limit: Duration) {
+            let g = self.0.lock().unwrap();
+            let _ = self.1.wait_timeout_while(g, limit, |open| !*open).unwrap();
+        }
+        fn open(&self) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_all();
+        }
+    }
+
+    #[test]
+    fn checks_of_one_request_run_in_parallel() {
+        static BARRIER: OnceLock<Barrier> = OnceLock::new();
+        // Each check waits until both have started: run one after the other,
+        // the first would wait forever (and time out).
+        fn meet(_: &Ctx, _: Instant) -> Outcome {
+            BARRIER.get_or_init(|| Barrier::new(2)).wait();
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: meet }, Check { name: "node_ready", run: meet }];
+        let r = runner(REG, &[("CHECK_TIMEOUT_MS", "5000")]);
+        let results = r.run(&["kubelet", "node_ready"]);
+        assert!(results.iter().all(|r| r.outcome == Outcome::Pass), "{results:?}");
+        assert_eq!(results.iter().map(|r| r.name).collect::<Vec<_>>(), ["kubelet", "node_ready"]);
+    }
+
+    #[test]
+    fn a_hung_check_is_unknown_at_its_deadline_and_holds_one_thread() {
+        static GATE: Gate = Gate::new();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        fn hang(_: &Ctx, _: Instant) -> Outcome {
+            STARTED.fetch_add(1, Ordering::SeqCst);
+            GATE.wait(Duration::from_secs(30));
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: hang }];
+        let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]));
+        let first = r.run(&["kubelet"]);
+        assert_eq!(first[0].outcome, Outcome::Unknown("timed out after 50 ms".into()));
+        // 50 concurrent probes while it hangs: all Unknown, no new execution.
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || r.run(&["kubelet"]))
+            })
+            .collect();
+        for h in handles {
+            let res = h.join().unwrap();
+            assert!(!res[0].outcome.passed());
+            assert!(res[0].outcome.reason().unwrap().starts_with("timed out after 50 ms"), "{res:?}");
+        }
+        assert_eq!(STARTED.load(Ordering::SeqCst), 1);
+        // Once it returns, its result is used and the next probe runs anew.
+        GATE.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.run(&["kubelet"])[0].outcome != Outcome::Pass {
+            assert!(Instant::now() < deadline, "check never recovered");
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_execution() {
+        static GATE: Gate = Gate::new();
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn slow(_: &Ctx, _: Instant) -> Outcome {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+            GATE.wait(Duration::from_secs(10));
+            Outcome::fail("down")
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: slow }];
+        // Late joiners that miss the flight reuse its result (min interval).
+        let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "20000"), ("CHECK_MIN_INTERVAL_MS", "600000")]));
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || r.run(&["kubelet"]))
+            })
+            .collect();
+        // Let them all join the flight, then release it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while RUNS.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        GATE.open();
+        for h in handles {
+            assert_eq!(h.join().unwrap()[0].outcome, Outcome::Fail("down".into()));
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn recent_results_are_reused_for_the_min_interval() {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        fn count(_: &Ctx, _: Instant) -> Outcome {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: count }];
+        let cached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
+        for _ in 0..5 {
+            assert!(cached.run(&["kubelet"])[0].outcome.passed());
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        let uncached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
+        for _ in 0..5 {
+            uncached.run(&["kubelet"]);
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn a_panicking_check_fails_and_the_runner_keeps_working() {
+        fn boom(_: &Ctx, _: Instant) -> Outcome {
+            panic!("bug in a check");
+        }
+        static REG: &[Check] = &[Check { name: "kubelet", run: boom }];
+        let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
+        for _ in 0..2 {
+            let res = r.run(&["kubelet"]);
+            assert!(matches!(&res[0].outcome, Outcome::Unknown(m) if m.contains("crashed")), "{res:?}");
+        }
     }
 }

@@ -114,10 +114,6 @@ impl Shared {
         self.in_flight.load(Ordering::SeqCst)
     }
 
-    pub fn open_connections(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
-    }
-
     /// Takes a connection slot for `ip`, or `None` when a limit is reached.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admission> {
         let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());

@@ -8,5 +8,11 @@ pub const CHECK: Check = Check { name: "kube_proxy", run };
 
 fn run(ctx: &Ctx, deadline: Instant) -> Outcome {
     let c = &ctx.config;
-    local_http::probe("kube-proxy healthz", &c.kube_proxy_healthz_url, c.local_http_ca_file.as_deref(), deadline)
+    local_http::probe(
+        "kube-proxy healthz",
+        &c.kube_proxy_healthz_url,
+        c.local_http_ca_file.as_deref(),
+        c.timeout_for("kube_proxy"),
+        deadline,
+    )
 }

@@ -8,5 +8,11 @@ pub const CHECK: Check = Check { name: "kubelet", run };
 
 fn run(ctx: &Ctx, deadline: Instant) -> Outcome {
     let c = &ctx.config;
-    local_http::probe("kubelet healthz", &c.kubelet_healthz_url, c.local_http_ca_file.as_deref(), deadline)
+    local_http::probe(
+        "kubelet healthz",
+        &c.kubelet_healthz_url,
+        c.local_http_ca_file.as_deref(),
+        c.timeout_for("kubelet"),
+        deadline,
+    )
 }

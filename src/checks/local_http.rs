@@ -14,8 +14,9 @@ use super::Outcome;
 /// Longest body excerpt quoted in a reason.
 const BODY_EXCERPT_CHARS: usize = 80;
 
-/// Probes `url`; `what` names the endpoint in reasons ("kubelet healthz").
-pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, deadline: Instant) -> Outcome {
+/// Probes `url`; `what` names the endpoint in reasons ("kubelet healthz"),
+/// `timeout` is the configured deadline, quoted when it is hit.
+pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, timeout: Duration, deadline: Instant) -> Outcome {
     let budget = deadline.saturating_duration_since(Instant::now());
     if budget.is_zero() {
         return Outcome::unknown(format!("{what}: no time left to probe"));
@@ -37,7 +38,7 @@ pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, deadline: Instant) -
         .into();
     let mut resp = match agent.get(url).call() {
         Ok(r) => r,
-        Err(e) => return error_outcome(what, &e, budget),
+        Err(e) => return error_outcome(what, &e, timeout),
     };
     let status = resp.status().as_u16();
     if status == 200 {
@@ -88,8 +89,8 @@ fn is_loopback_url(url: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn error_outcome(what: &str, e: &ureq::Error, budget: Duration) -> Outcome {
-    let ms = budget.as_millis();
+fn error_outcome(what: &str, e: &ureq::Error, timeout: Duration) -> Outcome {
+    let ms = timeout.as_millis();
     match e {
         ureq::Error::Timeout(_) => Outcome::unknown(format!("{what}: timed out after {ms} ms")),
         ureq::Error::Io(io) => match io.kind() {

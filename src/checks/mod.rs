@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+mod container_runtime;
 mod disk_pressure;
 mod filesystem_ro;
 mod kube_proxy;
@@ -122,6 +123,7 @@ pub static REGISTRY: &[Check] = &[
     kubelet::CHECK,
     okd_router::CHECK,
     kube_proxy::CHECK,
+    container_runtime::CHECK,
     filesystem_ro::CHECK,
     disk_pressure::CHECK,
     network::CHECK,

@@ -8,5 +8,11 @@ pub const CHECK: Check = Check { name: "okd_router_1936", run };
 
 fn run(ctx: &Ctx, deadline: Instant) -> Outcome {
     let c = &ctx.config;
-    local_http::probe("OKD router healthz", &c.okd_router_healthz_url, c.local_http_ca_file.as_deref(), deadline)
+    local_http::probe(
+        "OKD router healthz",
+        &c.okd_router_healthz_url,
+        c.local_http_ca_file.as_deref(),
+        c.timeout_for("okd_router_1936"),
+        deadline,
+    )
 }

@@ -1,6 +1,15 @@
 //! Shared helpers for the black-box tests: start the built binary, speak raw
-//! HTTP to it, and skip (or, in CI, fail) tests that need root or packages.
+//! HTTP to it, fake local dependencies, and skip (or, in CI, fail) tests that
+//! need root or packages.
 #![allow(dead_code)]
+
+pub mod fake_http;
+pub mod service;
+
+use std::time::{Duration, Instant};
+
+#[allow(unused_imports)] // each test file uses a different subset
+pub use service::{Response, Service, run_check_cli};
 
 /// Set by `.ci/run`: every end-to-end test that would skip must fail instead.
 pub const REQUIRE_E2E_VAR: &str = "E2E_REQUIRED";
@@ -17,12 +26,7 @@ pub fn skip(reason: &str) -> bool {
 
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc_geteuid() == 0 }
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// Skips unless root; `what` says what needs root.
@@ -30,15 +34,52 @@ pub fn skip_unless_root(what: &str) -> bool {
     !is_root() && skip(&format!("{what} needs root"))
 }
 
-/// Skips unless `program` is on PATH (installed by scripts/install-test-deps).
+/// Skips unless `program` is on PATH (installed by scripts/install-test-deps.sh).
 pub fn skip_unless_program(program: &str) -> bool {
-    which(program).is_none() && skip(&format!("{program} not installed (make test installs it as root on Debian)"))
+    which(program).is_none() && skip(&format!("{program} not installed (`make test` installs it as root on Debian)"))
 }
 
 pub fn which(program: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .chain(["/usr/sbin".into(), "/sbin".into(), "/usr/bin".into()])
         .map(|d| d.join(program))
         .find(|p| p.is_file())
+}
+
+/// Polls `f` until it returns `Some`, or panics naming `what` after `limit`.
+/// The synchronisation primitive of these tests: never a bare sleep.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("hnre-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
