@@ -86,7 +86,10 @@ impl HostPaths {
             let candidate = done.join(&name);
             let meta = match std::fs::symlink_metadata(self.root_path(&candidate)) {
                 Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                // A missing component, or a file where a directory should be.
+                Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                    return Ok(None);
+                }
                 Err(e) => return Err(e),
             };
             if !meta.file_type().is_symlink() {
@@ -173,6 +176,8 @@ mod tests {
         assert_eq!(h.resolve(Path::new("/var/lib/d/log")).unwrap(), Some(PathBuf::from("/data/log")));
         assert_eq!(h.resolve(Path::new("/var/lib")).unwrap(), Some(PathBuf::from("/var/lib")));
         assert_eq!(h.resolve(Path::new("/var/nope")).unwrap(), None);
+        std::fs::write(t.0.join("file"), "").unwrap();
+        assert_eq!(h.resolve(Path::new("/file/below")).unwrap(), None);
         assert_eq!(h.resolve(Path::new("/")).unwrap(), Some(PathBuf::from("/")));
         assert!(h.resolve(Path::new("/loop/x")).is_err());
     }
