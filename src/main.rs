@@ -11,6 +11,7 @@ mod gateways;
 mod host;
 mod http;
 mod icmp;
+mod kube;
 mod log;
 mod metrics;
 mod mountinfo;

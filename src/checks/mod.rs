@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::config::Config;
 
 mod container_runtime;
+pub mod custom_conditions;
 mod disk_pressure;
 mod filesystem_ro;
 mod kube_proxy;
@@ -15,8 +16,13 @@ mod local_http;
 mod network;
 mod network_dns;
 mod network_gateway;
-mod node_ready;
+pub mod node_eligible;
+pub mod node_ready;
+#[cfg(test)]
+mod node_verdict_tests;
 mod okd_router;
+
+pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
 /// Longest `reason` we ever send: reasons are for humans on one line.
 pub const MAX_REASON_CHARS: usize = 200;
@@ -94,19 +100,22 @@ pub struct Ctx {
     pub config: Config,
     /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
     pub host: crate::host::HostPaths,
+    /// The Node snapshot the API-backed checks read (kube::start).
+    pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
         let host = crate::host::HostPaths::from_config(&config);
-        Ctx { config, host }
+        let node = crate::kube::start(&config);
+        Ctx { config, host, node }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
     pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        let _ = deadline;
+        self.node.wait_first(deadline);
     }
 }
 
@@ -120,6 +129,8 @@ pub struct Check {
 /// Every check, by public name. Names are API: never rename one.
 pub static REGISTRY: &[Check] = &[
     node_ready::CHECK,
+    custom_conditions::CHECK,
+    node_eligible::CHECK,
     kubelet::CHECK,
     okd_router::CHECK,
     kube_proxy::CHECK,
