@@ -114,8 +114,12 @@ impl Ctx {
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
-    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        self.node.wait_first(deadline);
+    /// Only waits when one of `names` reads the Node snapshot.
+    pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
+        const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
+        if names.iter().any(|n| NODE_CHECKS.contains(n)) {
+            self.node.wait_first(deadline);
+        }
     }
 }
 
