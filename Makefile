@@ -54,7 +54,8 @@ image: static
 fuzz:
 	./scripts/fuzz
 
-# Throughput/latency next to nginx, reaction time, API cost, RSS; see scripts/bench.
+# Throughput/latency next to nginx, reaction time (scripts/reaction-bench), API
+# cost, RSS, sizes, start time: the README's table; see scripts/bench.
 bench:
 	./scripts/bench
 

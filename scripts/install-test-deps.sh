@@ -8,6 +8,8 @@ PACKAGES="
 containerd
 iproute2
 util-linux
+mount
+dnsmasq-base
 "
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

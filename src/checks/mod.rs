@@ -8,9 +8,14 @@ use crate::config::Config;
 
 mod container_runtime;
 pub mod custom_conditions;
+mod disk_pressure;
+mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
+mod network;
+mod network_dns;
+mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
 #[cfg(test)]
@@ -93,6 +98,8 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
+    /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
+    pub host: crate::host::HostPaths,
     /// The Node snapshot the API-backed checks read (kube::start).
     pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
@@ -100,14 +107,19 @@ pub struct Ctx {
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
+        let host = crate::host::HostPaths::from_config(&config);
         let node = crate::kube::start(&config);
-        Ctx { config, node }
+        Ctx { config, host, node }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
-    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        self.node.wait_first(deadline);
+    /// Only waits when one of `names` reads the Node snapshot.
+    pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
+        const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
+        if names.iter().any(|n| NODE_CHECKS.contains(n)) {
+            self.node.wait_first(deadline);
+        }
     }
 }
 
@@ -127,6 +139,9 @@ pub static REGISTRY: &[Check] = &[
     okd_router::CHECK,
     kube_proxy::CHECK,
     container_runtime::CHECK,
+    filesystem_ro::CHECK,
+    disk_pressure::CHECK,
+    network::CHECK,
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {
