@@ -14,11 +14,17 @@ pub mod src {
     pub mod checks;
     pub mod config;
     pub mod cri;
+    pub mod dns;
+    pub mod gateways;
+    pub mod host;
     pub mod http;
+    pub mod icmp;
     pub mod kube;
     pub mod log;
     pub mod metrics;
+    pub mod mountinfo;
     pub mod report;
+    pub mod resolv_conf;
     pub mod routes;
     pub mod runner;
     pub mod sd_notify;
@@ -28,7 +34,8 @@ pub mod src {
 }
 
 pub use src::{
-    app, checks, config, cri, http, kube, log, metrics, report, routes, runner, sd_notify, server, sys, timefmt,
+    app, checks, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report, resolv_conf,
+    routes, runner, sd_notify, server, sys, timefmt,
 };
 
 use std::io::{self, Read, Write};
@@ -199,5 +206,45 @@ pub fn fuzz_kubeconfig(data: &[u8]) {
     std::fs::write(&path, data).unwrap();
     if let Ok(api) = kube::config::from_kubeconfig(path.to_str().unwrap()) {
         assert!(api.server.starts_with("http"));
+    }
+}
+
+/// `/proc/1/mountinfo`: parse, find the mount holding a few paths, unescape.
+pub fn fuzz_mountinfo(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mounts = mountinfo::parse(&text);
+    for p in ["/", "/var", "/var/lib/kubelet", "/etc"] {
+        let _ = mountinfo::holding_mount(&mounts, std::path::Path::new(p));
+    }
+    let _ = mountinfo::unescape(&text);
+}
+
+/// `resolv.conf` → nameservers.
+pub fn fuzz_resolv_conf(data: &[u8]) {
+    let _ = resolv_conf::nameservers(&String::from_utf8_lossy(data));
+}
+
+/// `/proc/net/route` and `/proc/net/ipv6_route` → default routes → gateways.
+pub fn fuzz_routes(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut routes = gateways::parse_ipv4(&text);
+    routes.extend(gateways::parse_ipv6(&text));
+    let _ = gateways::best_gateways(&routes);
+}
+
+/// A DNS reply datagram to our query (its ID taken from the input so that
+/// parsing gets past the ID check), and an ICMP echo reply.
+pub fn fuzz_dns_reply(data: &[u8]) {
+    let id = match data {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    };
+    for (name, qtype) in [("kubernetes.default.svc.cluster.local", 1), ("", 2), ("example.org", 28)] {
+        let _ = dns::parse_reply(data, id, name, qtype);
+    }
+    for v6 in [false, true] {
+        for kind in [icmp::Kind::Raw, icmp::Kind::Datagram] {
+            let _ = icmp::is_our_reply(data, v6, kind, id);
+        }
     }
 }
