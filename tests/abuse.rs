@@ -7,6 +7,8 @@
 //! 127.0.0.2, 127.0.0.3, ... act as distinct client addresses: the client
 //! socket is bound to them before connecting to the service on 127.0.0.1.
 
+#[path = "support/grpc_server.rs"]
+mod grpc_server;
 mod support;
 
 use std::io::{ErrorKind, Read, Write};
@@ -15,8 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use grpc_server::{Behavior, FakeCri};
 use support::fake_http::{FakeHttp, Mode};
-use support::{Response, Service, wait_for};
+use support::{Response, Service, TempDir, wait_for};
 
 fn kubelet_ok() -> FakeHttp {
     FakeHttp::start(Mode::Answer(200, "ok".into()))
@@ -231,12 +234,17 @@ fn new_connection_load(src: &str, dst: SocketAddr, path: &str, until: Instant, m
 #[test]
 fn request_flood_is_served_from_the_cache_and_leaves_nothing_behind() {
     const SECONDS: u64 = 4;
+    const PATH: &str = "/health?check=kubelet,container_runtime";
     let kubelet = kubelet_ok();
-    let svc = service(&kubelet, &[("CHECK_MIN_INTERVAL_MS", "500")]);
+    let dir = TempDir::new("abuse-cri");
+    let cri = FakeCri::start(&dir.path().join("cri.sock"), Behavior::Ready);
+    let endpoint = cri.socket.display().to_string();
+    let svc = service(&kubelet, &[("CHECK_MIN_INTERVAL_MS", "500"), ("CONTAINER_RUNTIME_ENDPOINT", &endpoint)]);
     let pid = svc.pid();
-    assert_eq!(probe_from("127.0.0.3", svc.addr, "/health?check=kubelet").status, 200);
+    let r = probe_from("127.0.0.3", svc.addr, PATH);
+    assert_eq!(r.status, 200, "{}", r.body);
     let (rss0, threads0, fds0) = (rss_kib(pid), threads(pid), fds(pid));
-    let hits0 = kubelet.hits();
+    let (hits0, cri0) = (kubelet.hits(), cri.paths().len());
 
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -246,16 +254,12 @@ fn request_flood_is_served_from_the_cache_and_leaves_nothing_behind() {
     for i in 0..4 {
         let done = done.clone();
         let src = format!("127.0.0.{}", 10 + i);
-        load.push(std::thread::spawn(move || {
-            keep_alive_load(&src, addr, "/health?check=kubelet", until, 200_000, &done)
-        }));
+        load.push(std::thread::spawn(move || keep_alive_load(&src, addr, PATH, until, 200_000, &done)));
     }
     for i in 0..2 {
         let done = done.clone();
         let src = format!("127.0.0.{}", 20 + i);
-        load.push(std::thread::spawn(move || {
-            new_connection_load(&src, addr, "/health?check=kubelet", until, 50_000, &done)
-        }));
+        load.push(std::thread::spawn(move || new_connection_load(&src, addr, PATH, until, 50_000, &done)));
     }
     let mut peak_rss = rss0;
     while load.iter().any(|t| !t.is_finished()) {
@@ -266,15 +270,17 @@ fn request_flood_is_served_from_the_cache_and_leaves_nothing_behind() {
         t.join().expect("load thread");
     }
     let elapsed = started.elapsed();
-    let (requests, hits) = (done.load(Ordering::Relaxed), kubelet.hits() - hits0);
+    let (requests, hits, cri_calls) = (done.load(Ordering::Relaxed), kubelet.hits() - hits0, cri.paths().len() - cri0);
     eprintln!(
-        "flood: {requests} requests in {elapsed:?} ({:.0}/s); kubelet fake saw {hits}; RSS {rss0} → peak {peak_rss} KiB",
+        "flood: {requests} requests in {elapsed:?} ({:.0}/s); kubelet fake saw {hits}, CRI fake {cri_calls}; \
+         RSS {rss0} → peak {peak_rss} KiB",
         requests as f64 / elapsed.as_secs_f64()
     );
     assert!(requests > 100, "the flood did not run ({requests} requests)");
-    // CHECK_MIN_INTERVAL_MS=500 + single-flight: at most ~2 kubelet calls/s.
+    // CHECK_MIN_INTERVAL_MS=500 + single-flight: at most ~2 calls/s each.
     let allowed = 2 * elapsed.as_secs() + 3;
     assert!(hits as u64 <= allowed, "kubelet fake saw {hits} calls in {elapsed:?} (allowed {allowed})");
+    assert!(cri_calls as u64 <= allowed, "CRI fake saw {cri_calls} calls in {elapsed:?} (allowed {allowed})");
 
     // Nothing left behind: threads, descriptors, memory.
     wait_for("threads back to baseline", Duration::from_secs(10), || (threads(pid) <= threads0 + 1).then_some(()));
@@ -282,7 +288,7 @@ fn request_flood_is_served_from_the_cache_and_leaves_nothing_behind() {
     let rss1 = rss_kib(pid);
     eprintln!("after flood: RSS {rss1} KiB, threads {}, fds {}", threads(pid), fds(pid));
     assert!(rss1 <= rss0 + 8 * 1024, "RSS {rss0} KiB before the flood, {rss1} KiB after");
-    assert_eq!(probe_from("127.0.0.3", svc.addr, "/health?check=kubelet").status, 200);
+    assert_eq!(probe_from("127.0.0.3", svc.addr, PATH).status, 200);
 }
 
 /// A minimal TLS 1.2/1.3 ClientHello with SNI, as a browser or scanner sends
