@@ -87,29 +87,82 @@ fn bench_api_cost_and_idle() {
     );
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(p * sorted.len()).div_ceil(100).max(1) - 1]
+}
+
+/// Polls `/health` every millisecond until it answers `want`; the time taken.
+fn until_status(svc: &Service, want: u16, t0: Instant) -> Duration {
+    while svc.get("/health").status != want {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no {want} within 20 s:\n{}", svc.log());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t0.elapsed()
+}
+
 #[test]
 #[ignore = "benchmark: run scripts/bench"]
 fn bench_start_to_first_200() {
     let runs = env_secs("BENCH_START_RUNS", 10) as usize;
     let api = FakeApiServer::start();
     api.add_node(NODE);
-    let env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let svc = Service::start(&as_env(&env));
-        // Polled every millisecond (support::wait_for's 10 ms is too coarse here).
-        while svc.get("/health").status != 200 {
-            assert!(t0.elapsed() < Duration::from_secs(20), "no 200 within 20 s:\n{}", svc.log());
-            std::thread::sleep(Duration::from_millis(1));
+    // The shipped default, and without result reuse (shows what the 500 ms
+    // reuse of the first, not-yet-synced 503 costs).
+    for (label, interval) in [("default", None), ("0", Some("0"))] {
+        let mut env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+        if let Some(v) = interval {
+            env.push(("CHECK_MIN_INTERVAL_MS".into(), v.into()));
         }
-        samples.push(t0.elapsed());
+        let mut samples = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t0 = Instant::now();
+            let svc = Service::start(&as_env(&env));
+            samples.push(until_status(&svc, 200, t0));
+        }
+        samples.sort();
+        println!(
+            "BENCH start_{label}_runs={runs} start_{label}_p50_ms={:.1} start_{label}_max_ms={:.1}",
+            ms(percentile(&samples, 50)),
+            ms(*samples.last().unwrap())
+        );
     }
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "BENCH start_runs={runs} start_p50_ms={:.1} start_max_ms={:.1}",
-        ms(samples[samples.len() / 2]),
-        ms(*samples.last().unwrap())
-    );
+}
+
+/// Reaction time API change → /health status, polled every millisecond
+/// (scripts/reaction-bench polls every 10 ms, which bounds its resolution).
+#[test]
+#[ignore = "benchmark: run scripts/bench"]
+fn bench_reaction_1ms() {
+    let flips = env_secs("BENCH_FLIPS", 50) as usize;
+    for (label, interval) in [("default", None), ("0", Some("0"))] {
+        let api = FakeApiServer::start();
+        api.add_node(NODE);
+        let mut env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+        if let Some(v) = interval {
+            env.push(("CHECK_MIN_INTERVAL_MS".into(), v.into()));
+        }
+        let svc = Service::start(&as_env(&env));
+        until_status(&svc, 200, Instant::now());
+        let mut samples = Vec::with_capacity(flips);
+        for i in 0..flips {
+            let (status, want) = if i % 2 == 0 { ("False", 503) } else { ("True", 200) };
+            // Spread the flips over the 500 ms result-reuse window.
+            std::thread::sleep(Duration::from_millis(37 * (i as u64 % 17)));
+            let t0 = Instant::now();
+            api.set_ready(NODE, status, "Bench", "flip");
+            samples.push(until_status(&svc, want, t0));
+        }
+        samples.sort();
+        println!(
+            "BENCH react_{label}_flips={flips} react_{label}_p50_ms={:.1} react_{label}_p99_ms={:.1} react_{label}_max_ms={:.1}",
+            ms(percentile(&samples, 50)),
+            ms(percentile(&samples, 99)),
+            ms(*samples.last().unwrap())
+        );
+    }
 }

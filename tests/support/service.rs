@@ -11,8 +11,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 
 /// The environment every test process starts from: nothing of the caller's
 /// (no KUBECONFIG or HOST_ROOT leaking in) except PATH.
+/// `BENCH_BINARY` (scripts/bench only) runs another build of the binary,
+/// e.g. the static musl one, under the same tests.
 fn base_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(std::env::var_os("BENCH_BINARY").unwrap_or_else(|| BIN.into()));
     cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
     if !env.iter().any(|(k, _)| *k == "NODE_NAME") {
         cmd.env("NODE_NAME", "test-node");
