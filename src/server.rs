@@ -85,6 +85,7 @@ pub struct Shared {
     open: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
     in_flight: AtomicUsize,
+    unanswered: AtomicUsize,
     stopping: AtomicBool,
 }
 
@@ -96,6 +97,7 @@ impl Shared {
             open: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
+            unanswered: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
         })
     }
@@ -109,9 +111,11 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Requests being handled right now (read, not yet fully answered).
+    /// Requests being handled right now (read, not yet fully answered),
+    /// counting an accepted connection whose first request has not arrived
+    /// yet: its client waits as much, and shutdown must not drop it.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.in_flight.load(Ordering::SeqCst) + self.unanswered.load(Ordering::SeqCst)
     }
 
     /// Takes a connection slot for `ip`, or `None` when a limit is reached.
@@ -149,6 +153,23 @@ impl Drop for Admission {
     }
 }
 
+/// An accepted connection whose first request is not read yet; counted in
+/// [`Shared::in_flight`] until dropped (then the request itself counts).
+struct Unanswered(Arc<Shared>);
+
+impl Unanswered {
+    fn new(shared: Arc<Shared>) -> Unanswered {
+        shared.unanswered.fetch_add(1, Ordering::SeqCst);
+        Unanswered(shared)
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        self.0.unanswered.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Accepts until shutdown. Never returns on accept() errors: they are
 /// logged (rate-limited) and backed off.
 pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
@@ -179,9 +200,10 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
             continue;
         };
         let conn_shared = shared.clone();
+        let unanswered = Unanswered::new(shared.clone());
         let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
             let _admission = admission;
-            handle_connection(stream, &conn_shared);
+            handle_connection(stream, &conn_shared, unanswered);
         });
         if let Err(e) = spawned {
             log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
@@ -190,7 +212,8 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Serves requests on one connection until close, a limit or an error.
-fn handle_connection(mut stream: TcpStream, shared: &Shared) {
+fn handle_connection(mut stream: TcpStream, shared: &Shared, unanswered: Unanswered) {
+    let mut unanswered = Some(unanswered);
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
@@ -212,6 +235,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             return;
         }
         shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        drop(unanswered.take()); // counted by in_flight from here on
         let (resp, label) = routes::handle(&req, &shared.runner);
         let keep_alive = req.keep_alive && served < MAX_REQUESTS_PER_CONNECTION && !shared.stopping();
         let written = http::write_response(&mut stream, &resp, req.method == "HEAD", keep_alive);
