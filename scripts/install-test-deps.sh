@@ -5,10 +5,20 @@
 set -eu
 
 PACKAGES="
+buildah
 containerd
+haproxy
 iproute2
+keepalived
+mount
+musl-tools
+systemd
 util-linux
 "
+# kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any
+# recent one) is used when present; Debian's kubernetes-client only when none
+# is, since both own /usr/bin/kubectl.
+command -v kubectl >/dev/null 2>&1 || PACKAGES="$PACKAGES kubernetes-client"
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-test-deps: not root on Debian/Ubuntu; end-to-end tests that need packages will skip" >&2
