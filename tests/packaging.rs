@@ -814,3 +814,92 @@ fn surge_handover_on_one_port_loses_no_probe() {
     );
     assert_eq!(new.get("/livez").status, 200);
 }
+
+// ---------------------------------------------------------------- live HAProxy
+
+/// The state HAProxy's stats socket reports for `backend/server` (`UP`,
+/// `DOWN`, `UP 1/2`, ...) and its last check status (`L7OK`, `L7STS`, ...).
+fn haproxy_server_state(socket: &Path, backend: &str, server: &str) -> Option<(String, String)> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    s.write_all(b"show stat\n").ok()?;
+    let mut csv = String::new();
+    s.read_to_string(&mut csv).ok()?;
+    let header: Vec<&str> = csv.lines().next()?.trim_start_matches("# ").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (status, check) = (col("status")?, col("check_status")?);
+    csv.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[0] == backend && f[1] == server)
+        .map(|f| (f[status].to_string(), f[check].to_string()))
+}
+
+/// A real HAProxy with the example's health-check lines (faster interval)
+/// takes a server out when the endpoint answers 503 and puts it back on 200.
+#[test]
+fn haproxy_with_the_example_check_follows_the_endpoint() {
+    if skip_unless_program("haproxy") {
+        return;
+    }
+    let example = read("examples/haproxy.cfg");
+    let line = |prefix: &str| -> String {
+        example
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}"))
+            .to_string()
+    };
+    // node_ready needs the API server; the kubelet check alone is served here.
+    let httpchk = line("option httpchk").replace("node_ready,kubelet", "kubelet");
+    assert!(httpchk.ends_with("check=kubelet"), "{httpchk}");
+    let expect = line("http-check expect");
+
+    let kubelet = FakeHttp::start(Mode::Answer(200, "ok".into()));
+    let url = kubelet.url("/healthz");
+    let svc = Service::start(&[("KUBELET_HEALTHZ_URL", url.as_str()), ("CHECK_MIN_INTERVAL_MS", "0")]);
+    let traffic = FakeHttp::start(Mode::Answer(200, "the service behind the LB".into()));
+    let tmp = TempDir::new("haproxy");
+    let socket = tmp.path().join("stats.sock");
+    let cfg = format!(
+        "global\n    stats socket {sock} mode 600 level admin\n\
+         defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 1s\n\
+         backend ingress\n    {httpchk}\n    {expect}\n    \
+         server node1 {traffic} check port {port} inter 100ms fall 3 rise 2\n",
+        sock = socket.display(),
+        traffic = traffic.addr,
+        port = svc.port(),
+    );
+    let cfg_path = tmp.path().join("haproxy.cfg");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let log = std::fs::File::create(tmp.path().join("haproxy.log")).unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _haproxy = Kill(
+        Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start haproxy"),
+    );
+    let state = |want: &'static str| {
+        wait_for(&format!("HAProxy to report node1 {want}"), Duration::from_secs(20), || {
+            let state = haproxy_server_state(&socket, "ingress", "node1");
+            state.filter(|(s, _)| s == want)
+        })
+    };
+    let (_, check) = state("UP");
+    assert_eq!(check, "L7OK");
+    kubelet.set(Mode::Answer(500, "kubelet down".into()));
+    let (_, check) = state("DOWN");
+    assert_eq!(check, "L7STS", "taken out for the 503 status");
+    kubelet.set(Mode::Answer(200, "ok".into()));
+    state("UP");
+}
