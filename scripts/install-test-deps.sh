@@ -14,6 +14,8 @@ mount
 musl-tools
 systemd
 util-linux
+mount
+dnsmasq-base
 "
 # kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any
 # recent one) is used when present; Debian's kubernetes-client only when none

@@ -72,6 +72,7 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     let metrics = Arc::new(Metrics::new());
     let ctx = Arc::new(Ctx::new(config));
+    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),
@@ -85,7 +86,7 @@ fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
     let ctx = runner.ctx();
     let names = names.unwrap_or_else(|| ctx.config.default_checks.clone());
     let longest = names.iter().map(|n| ctx.config.timeout_for(n)).max().unwrap_or_default();
-    ctx.prepare_one_shot(Instant::now() + longest);
+    ctx.prepare_one_shot(&names, Instant::now() + longest);
     let results = runner.run(&names);
     let (_, body) = report::health(&results);
     print!("{}", String::from_utf8_lossy(&body));

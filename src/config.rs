@@ -44,7 +44,51 @@ pub const KNOBS: &[Knob] = &[
     knob("KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", "URL probed by the kube_proxy check"),
     knob("LOCAL_HTTP_CA_FILE", "", "CA bundle for https:// probe URLs; empty = no verification for loopback hosts"),
     // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
+    knob("KUBECONFIG", "", "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster"),
+    knob("KUBERNETES_SERVICE_HOST", "", "API server address; Kubernetes sets it in every pod (in-cluster mode)"),
+    knob("KUBERNETES_SERVICE_PORT", "443", "API server port; Kubernetes sets it in every pod (in-cluster mode)"),
+    knob(
+        "KUBERNETES_SERVICEACCOUNT_DIR",
+        "/var/run/secrets/kubernetes.io/serviceaccount",
+        "Folder with the in-cluster token and ca.crt",
+    ),
+    knob("NODE_POLL_INTERVAL_SECONDS", "5", "GET interval when RBAC forbids list/watch on nodes (fallback mode)"),
+    knob(
+        "NODE_STATE_MAX_STALENESS_SECONDS",
+        "0",
+        "Fail API checks when the API has not answered for this long (0 = keep the last known state)",
+    ),
+    knob(
+        "NODE_WATCH_IDLE_TIMEOUT_SECONDS",
+        "150",
+        "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period",
+    ),
+    knob("NODE_API_TIMEOUT_MS", "10000", "Deadline of one list/get request to the API server"),
+    knob(
+        "CUSTOM_CONDITIONS",
+        "",
+        "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad",
+    ),
+    knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
     // --- host checks (filesystem_ro, disk_pressure, network)
+    knob("HOST_ROOT", "/", "Where the host's / is mounted (container: /host/root); host paths are read below it"),
+    knob("HOST_PROC", "/proc", "Where the host's /proc is mounted (container: /host/proc, with hostPID)"),
+    knob(
+        "FILESYSTEM_RO_PATHS",
+        "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc",
+        "Host paths filesystem_ro requires writable (absent paths are skipped)",
+    ),
+    knob(
+        "DISK_PRESSURE_PATHS",
+        "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers",
+        "Host paths disk_pressure judges (absent paths skipped, each filesystem once)",
+    ),
+    knob("MIN_FREE_PERCENT", "10", "disk_pressure fails below this percentage of free space (f_bavail)"),
+    knob("MIN_FREE_INODES_PERCENT", "5", "disk_pressure fails below this percentage of free inodes (f_favail)"),
+    knob("NETWORK_DNS_NAME", "", "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)"),
+    knob("NETWORK_DNS_TIMEOUT_MS", "500", "Wait for a DNS answer (the next nameserver is tried halfway)"),
+    knob("NETWORK_GATEWAYS", "", "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip"),
+    knob("NETWORK_PING_TIMEOUT_MS", "500", "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)"),
     // --- container runtime
     knob(
         "CONTAINER_RUNTIME_ENDPOINT",
@@ -52,9 +96,6 @@ pub const KNOBS: &[Knob] = &[
         "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT",
     ),
     knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
-    // HOST_ROOT belongs to the host checks; it is declared here until that
-    // section lands (then keep exactly one of the two).
-    knob("HOST_ROOT", "/", "Where the host's / is visible (node_exporter --path.rootfs); /host/root in the DaemonSet"),
     // --- operations (metrics, agent-check, TLS)
 ];
 
@@ -178,6 +219,71 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// An absolute path (host paths are always absolute).
+    pub fn abs_path(&self, env: &str) -> Result<PathBuf, ConfigError> {
+        parse_abs_path(env, self.str(env))
+    }
+
+    /// A comma-separated list of absolute paths; may be empty (check does nothing).
+    pub fn abs_paths(&self, env: &str) -> Result<Vec<PathBuf>, ConfigError> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for item in self.list(env) {
+            if !item.starts_with('/') {
+                return Err(bad(env, &item, "expected comma-separated absolute paths"));
+            }
+            let p = PathBuf::from(item);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `NETWORK_DNS_NAME`: empty, or a DNS name we can put in a query (labels
+/// 1–63 bytes of letters, digits, `-`, `_`; at most 253 bytes).
+fn parse_dns_name(s: &str) -> Result<Option<String>, ConfigError> {
+    let name = s.trim_end_matches('.');
+    if name.is_empty() {
+        return if s.is_empty() { Ok(None) } else { Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name")) };
+    }
+    let ok = name.len() <= 253
+        && name.split('.').all(|l| {
+            (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(Some(name.to_ascii_lowercase()))
+    } else {
+        Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name such as kubernetes.default.svc.cluster.local"))
+    }
+}
+
+/// `NETWORK_GATEWAYS`: empty (default routes), `none`, or `ip,ip` where an
+/// IPv6 link-local address names its interface (`fe80::1%eth0`).
+fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
+    const ENV: &str = "NETWORK_GATEWAYS";
+    match s {
+        "" => return Ok(Gateways::DefaultRoutes),
+        "none" => return Ok(Gateways::Skip),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        let gw = crate::gateways::Gateway::parse(&item).ok_or_else(|| {
+            bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
+        })?;
+        if gw.is_link_local() && gw.dev.is_none() {
+            return Err(bad(ENV, &item, "a link-local gateway needs its interface, e.g. fe80::1%eth0"));
+        }
+        out.push(gw);
+    }
+    if out.is_empty() {
+        return Err(bad(ENV, s, "expected none or comma-separated IP addresses"));
+    }
+    Ok(Gateways::List(out))
+}
+
 pub fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
@@ -214,9 +320,42 @@ pub struct Config {
     pub okd_router_healthz_url: String,
     pub kube_proxy_healthz_url: String,
     pub local_http_ca_file: Option<PathBuf>,
+    /// `KUBECONFIG` as given (may list several files).
+    pub kubeconfig: Option<String>,
+    pub kubernetes_service_host: Option<String>,
+    pub kubernetes_service_port: u16,
+    pub serviceaccount_dir: PathBuf,
+    pub node_poll_interval: Duration,
+    /// `None` = keep serving the last known state however old it is.
+    pub node_state_max_staleness: Option<Duration>,
+    pub node_watch_idle_timeout: Duration,
+    pub node_api_timeout: Duration,
+    /// `None` = default rule (any non-Ready condition that is True is bad).
+    pub custom_conditions: Option<Vec<checks::ConditionRule>>,
+    pub node_eligible_ignore_cordon: bool,
     pub container_runtime_endpoint: Option<PathBuf>,
     pub container_runtime_require_network: bool,
     pub host_root: PathBuf,
+    pub host_proc: PathBuf,
+    pub filesystem_ro_paths: Vec<PathBuf>,
+    pub disk_pressure_paths: Vec<PathBuf>,
+    pub min_free_percent: f64,
+    pub min_free_inodes_percent: f64,
+    pub network_dns_name: Option<String>,
+    pub network_dns_timeout: Duration,
+    pub network_gateways: Gateways,
+    pub network_ping_timeout: Duration,
+}
+
+/// Which gateways the `network` check pings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gateways {
+    /// The default routes' gateways from HOST_PROC/net/route and ipv6_route.
+    DefaultRoutes,
+    /// `NETWORK_GATEWAYS=none`: DNS only.
+    Skip,
+    /// An explicit list; IPv6 link-local addresses carry their interface.
+    List(Vec<crate::gateways::Gateway>),
 }
 
 impl Config {
@@ -252,9 +391,30 @@ impl Config {
             okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
             kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
             local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
+            kubeconfig: raw.opt_str("KUBECONFIG"),
+            kubernetes_service_host: raw.opt_str("KUBERNETES_SERVICE_HOST"),
+            kubernetes_service_port: raw.u64_in("KUBERNETES_SERVICE_PORT", 1, 65535)? as u16,
+            serviceaccount_dir: PathBuf::from(raw.str("KUBERNETES_SERVICEACCOUNT_DIR")),
+            node_poll_interval: raw.seconds("NODE_POLL_INTERVAL_SECONDS", 1, 3600)?,
+            node_state_max_staleness: Some(raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?)
+                .filter(|d| !d.is_zero()),
+            node_watch_idle_timeout: raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?,
+            node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
+            custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
+                .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
+            node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
             container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
             container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
-            host_root: parse_abs_path("HOST_ROOT", raw.str("HOST_ROOT"))?,
+            host_root: raw.abs_path("HOST_ROOT")?,
+            host_proc: raw.abs_path("HOST_PROC")?,
+            filesystem_ro_paths: raw.abs_paths("FILESYSTEM_RO_PATHS")?,
+            disk_pressure_paths: raw.abs_paths("DISK_PRESSURE_PATHS")?,
+            min_free_percent: raw.percent("MIN_FREE_PERCENT")?,
+            min_free_inodes_percent: raw.percent("MIN_FREE_INODES_PERCENT")?,
+            network_dns_name: parse_dns_name(raw.str("NETWORK_DNS_NAME"))?,
+            network_dns_timeout: raw.millis("NETWORK_DNS_TIMEOUT_MS", 1, 60_000)?,
+            network_gateways: parse_gateways(raw.str("NETWORK_GATEWAYS"))?,
+            network_ping_timeout: raw.millis("NETWORK_PING_TIMEOUT_MS", 1, 60_000)?,
         })
     }
 
@@ -441,6 +601,12 @@ mod tests {
         assert_eq!(c.check_timeout, Duration::from_millis(1000));
         assert_eq!(c.check_min_interval, Duration::from_millis(500));
         assert_eq!(c.listen_address, None);
+        assert_eq!(c.node_poll_interval, Duration::from_secs(5));
+        assert_eq!(c.node_state_max_staleness, None);
+        assert_eq!(c.node_watch_idle_timeout, Duration::from_secs(150));
+        assert_eq!(c.custom_conditions, None);
+        assert!(!c.node_eligible_ignore_cordon);
+        assert_eq!(c.serviceaccount_dir, PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"));
     }
 
     #[test]
@@ -455,8 +621,28 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet")], "CHECK_TIMEOUTS_MS"),
             (&[("NODE_NAME", "n1"), ("KUBELET_HEALTHZ_URL", "127.0.0.1:10248")], "KUBELET_HEALTHZ_URL"),
             (&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "localhost")], "LISTEN_ADDRESS"),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host/root")], "HOST_ROOT"),
+            (&[("NODE_NAME", "n1"), ("HOST_PROC", "")], "HOST_PROC"),
+            (&[("NODE_NAME", "n1"), ("FILESYSTEM_RO_PATHS", "/var,var/log")], "FILESYSTEM_RO_PATHS"),
+            (&[("NODE_NAME", "n1"), ("DISK_PRESSURE_PATHS", "./x")], "DISK_PRESSURE_PATHS"),
+            (&[("NODE_NAME", "n1"), ("MIN_FREE_PERCENT", "101")], "MIN_FREE_PERCENT"),
+            (&[("NODE_NAME", "n1"), ("MIN_FREE_INODES_PERCENT", "x")], "MIN_FREE_INODES_PERCENT"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_NAME", "bad name")], "NETWORK_DNS_NAME"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_NAME", "a..b")], "NETWORK_DNS_NAME"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_TIMEOUT_MS", "0")], "NETWORK_DNS_TIMEOUT_MS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "gw.example")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", ",")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "fe80::1")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+            (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
+            (&[("NODE_NAME", "n1"), ("NODE_POLL_INTERVAL_SECONDS", "0")], "NODE_POLL_INTERVAL_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "-5")], "NODE_STATE_MAX_STALENESS_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "0")], "NODE_WATCH_IDLE_TIMEOUT_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "Foo=Maybe")], "CUSTOM_CONDITIONS"),
+            (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "=True")], "CUSTOM_CONDITIONS"),
+            (&[("NODE_NAME", "n1"), ("NODE_ELIGIBLE_IGNORE_CORDON", "maybe")], "NODE_ELIGIBLE_IGNORE_CORDON"),
             (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
             (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
             (
@@ -513,6 +699,33 @@ mod tests {
         assert!(args(&["--check", "kubelet"]).is_err());
         assert!(args(&["serve"]).is_err());
         assert!(args(&["--listen-port"]).is_err());
+    }
+
+    #[test]
+    fn host_check_knobs() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.host_root, PathBuf::from("/"));
+        assert_eq!(c.host_proc, PathBuf::from("/proc"));
+        assert_eq!(c.filesystem_ro_paths.len(), 6);
+        assert!(!c.filesystem_ro_paths.contains(&PathBuf::from("/")), "/ is not judged by default (ostree)");
+        assert_eq!(c.disk_pressure_paths[0], PathBuf::from("/"));
+        assert_eq!((c.min_free_percent, c.min_free_inodes_percent), (10.0, 5.0));
+        assert_eq!(c.network_dns_name, None);
+        assert_eq!(c.network_gateways, Gateways::DefaultRoutes);
+        let c = config(&[
+            ("NODE_NAME", "n1"),
+            ("NETWORK_DNS_NAME", "Ready.Example.Test."),
+            ("NETWORK_GATEWAYS", "192.0.2.1, fe80::1%lo,2001:db8::1"),
+            ("FILESYSTEM_RO_PATHS", ""),
+            ("MIN_FREE_PERCENT", "2.5"),
+        ])
+        .unwrap();
+        assert_eq!(c.network_dns_name.as_deref(), Some("ready.example.test"));
+        assert!(matches!(&c.network_gateways, Gateways::List(l) if l.len() == 3));
+        assert!(c.filesystem_ro_paths.is_empty());
+        assert_eq!(c.min_free_percent, 2.5);
+        let c = config(&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "none")]).unwrap();
+        assert_eq!(c.network_gateways, Gateways::Skip);
     }
 
     #[test]

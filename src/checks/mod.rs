@@ -7,11 +7,22 @@ use std::time::Instant;
 use crate::config::Config;
 
 mod container_runtime;
+pub mod custom_conditions;
+mod disk_pressure;
+mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
-mod node_ready;
+mod network;
+mod network_dns;
+mod network_gateway;
+pub mod node_eligible;
+pub mod node_ready;
+#[cfg(test)]
+mod node_verdict_tests;
 mod okd_router;
+
+pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
 /// Longest `reason` we ever send: reasons are for humans on one line.
 pub const MAX_REASON_CHARS: usize = 200;
@@ -87,18 +98,28 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
+    /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
+    pub host: crate::host::HostPaths,
+    /// The Node snapshot the API-backed checks read (kube::start).
+    pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
-        Ctx { config }
+        let host = crate::host::HostPaths::from_config(&config);
+        let node = crate::kube::start(&config);
+        Ctx { config, host, node }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
-    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        let _ = deadline;
+    /// Only waits when one of `names` reads the Node snapshot.
+    pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
+        const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
+        if names.iter().any(|n| NODE_CHECKS.contains(n)) {
+            self.node.wait_first(deadline);
+        }
     }
 }
 
@@ -110,8 +131,18 @@ pub struct Check {
 }
 
 /// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] =
-    &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK, container_runtime::CHECK];
+pub static REGISTRY: &[Check] = &[
+    node_ready::CHECK,
+    custom_conditions::CHECK,
+    node_eligible::CHECK,
+    kubelet::CHECK,
+    okd_router::CHECK,
+    kube_proxy::CHECK,
+    container_runtime::CHECK,
+    filesystem_ro::CHECK,
+    disk_pressure::CHECK,
+    network::CHECK,
+];
 
 pub fn find(name: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.name == name)

@@ -1,0 +1,330 @@
+//! The NodeWatcher thread, an informer for one object: list our Node with
+//! `resourceVersion=0` (served from the API server's watch cache, not a
+//! quorum read on etcd), then watch it from the list's resourceVersion with
+//! bookmarks, resuming from the last seen version when the server ends the
+//! stream; relist on 410; exponential backoff with jitter on errors; replace
+//! a watch that stays silent for the idle timeout; fall back to GET polling
+//! when RBAC forbids list/watch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::backoff::{Backoff, random};
+use super::client::{ApiError, Client};
+use super::config::{ApiConfig, discover};
+use super::node::Node;
+use super::protocol::{Event, decode_event, decode_list, get_path, list_path, watch_path};
+use super::store::{NodeStore, Restart, Verb};
+use super::{NodeState, Presence};
+use crate::config::Config;
+use crate::log;
+
+/// First retry delay; doubles per consecutive failure.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay (also the cap on a server's Retry-After).
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Watch `timeoutSeconds` is drawn from this range so a fleet restarted at
+/// once does not reconnect in lockstep.
+const WATCH_TIMEOUT_SECS: (u64, u64) = (300, 600);
+/// A watch that ends sooner than this without an event is not routine.
+const MIN_HEALTHY_WATCH: Duration = Duration::from_secs(1);
+/// A watch that stayed open this long proves the API healthy again: the
+/// backoff starts over. (Not any success: a server that accepts and then
+/// breaks every watch must still see growing delays.)
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
+/// How often missing credentials are looked for again.
+const CREDENTIALS_RETRY: Duration = Duration::from_secs(30);
+/// In GET-polling mode, how often list/watch is tried again (RBAC fixed?).
+const WATCH_RETRY_FROM_POLL: Duration = Duration::from_secs(600);
+
+/// Thread body: find credentials (retrying while there are none), then
+/// list → watch forever.
+pub fn run(store: Arc<NodeStore>, config: Config, first: Result<ApiConfig, String>) {
+    let mut creds = first;
+    let api = loop {
+        match creds {
+            Ok(api) => break api,
+            Err(_) => {
+                std::thread::sleep(CREDENTIALS_RETRY);
+                creds = discover(&config);
+                match &creds {
+                    Ok(api) => {
+                        log::info(&format!("Kubernetes credentials found: {} via {}", api.server, api.origin));
+                        store.update(|s| s.no_credentials = None);
+                    }
+                    Err(why) => store.update(|s| s.no_credentials = Some(why.clone())),
+                }
+            }
+        }
+    };
+    if api.insecure_skip_tls_verify {
+        log::warn("kubeconfig sets insecure-skip-tls-verify: the API server's certificate is NOT verified");
+    }
+    let client = Client::new(api, config.node_api_timeout, config.node_watch_idle_timeout);
+    Watcher::new(store, client, &config).run();
+}
+
+enum Mode {
+    Watch,
+    /// GET polling since the given moment (list/watch forbidden).
+    Poll(Instant),
+}
+
+/// How a watch stream ended.
+enum End {
+    Closed,
+    Expired(String),
+    Idle(ApiError),
+    /// The connection broke: resume from the last version.
+    Broken(String),
+    /// ERROR event or garbage: our version is in doubt, relist.
+    Failed(String),
+}
+
+struct Watcher {
+    store: Arc<NodeStore>,
+    client: Client,
+    name: String,
+    poll_interval: Duration,
+    backoff: Backoff,
+    mode: Mode,
+    /// Last moment the API answered us (a byte on the watch counts).
+    confirmed_at: Option<Instant>,
+    /// The RBAC fallback is explained in the log once, not on every retry.
+    poll_logged: bool,
+    /// The last exchange failed: the next success is logged.
+    failing: bool,
+}
+
+impl Watcher {
+    fn new(store: Arc<NodeStore>, client: Client, config: &Config) -> Watcher {
+        Watcher {
+            store,
+            client,
+            name: config.node_name.clone(),
+            poll_interval: config.node_poll_interval,
+            backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
+            mode: Mode::Watch,
+            confirmed_at: None,
+            poll_logged: false,
+            failing: false,
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            match self.mode {
+                Mode::Watch => self.list_and_watch(),
+                Mode::Poll(since) if since.elapsed() >= WATCH_RETRY_FROM_POLL => self.mode = Mode::Watch,
+                Mode::Poll(_) => self.poll_once(),
+            }
+        }
+    }
+
+    /// One list, then watches from its resourceVersion until a relist is due.
+    fn list_and_watch(&mut self) {
+        self.store.stats().requested(Verb::List);
+        let answer = self.client.get_json(&list_path(&self.name));
+        let mut rv = match answer.map_err(|e| (e.code(), e.to_string(), e.retry_after())) {
+            Ok(v) => match decode_list(&v, &self.name) {
+                Ok((node, rv)) => {
+                    self.publish(node.map(Arc::new));
+                    rv
+                }
+                Err(why) => return self.failed(&why, None),
+            },
+            Err((Some(403), why, _)) => return self.forbidden("list", &why),
+            Err((_, why, retry_after)) => return self.failed(&why, retry_after),
+        };
+        loop {
+            let timeout = WATCH_TIMEOUT_SECS.0 + random() % (WATCH_TIMEOUT_SECS.1 - WATCH_TIMEOUT_SECS.0 + 1);
+            self.store.stats().requested(Verb::Watch);
+            let started = Instant::now();
+            let mut stream = match self.client.watch(&watch_path(&self.name, &rv, timeout)) {
+                Ok(s) => s,
+                Err(e) if e.code() == Some(410) => {
+                    self.store.stats().restarted(Restart::Expired);
+                    return;
+                }
+                Err(e) if e.code() == Some(403) => return self.forbidden("watch", &e.to_string()),
+                Err(e) => {
+                    self.failed(&e.to_string(), e.retry_after());
+                    continue;
+                }
+            };
+            self.store.stats().set_connected(true);
+            self.store.stats().set_polling(false);
+            self.confirm();
+            let mut events = 0u64;
+            let end = loop {
+                match stream.next_line() {
+                    Ok(None) => break End::Closed,
+                    Err(e @ ApiError::Idle(_)) => break End::Idle(e),
+                    Err(e) => break End::Broken(e.to_string()),
+                    Ok(Some(line)) => {
+                        self.confirmed_at = Some(Instant::now());
+                        match decode_event(&line) {
+                            Ok(None) => {}
+                            Ok(Some(event)) => {
+                                events += 1;
+                                match event {
+                                    Event::Upsert(n) if n.metadata.name == self.name => {
+                                        advance(&mut rv, &n.metadata.resource_version);
+                                        self.publish(Some(Arc::new(n)));
+                                    }
+                                    Event::Deleted(n) if n.metadata.name == self.name => {
+                                        advance(&mut rv, &n.metadata.resource_version);
+                                        self.publish(None);
+                                    }
+                                    Event::Upsert(_) | Event::Deleted(_) => {}
+                                    Event::Bookmark(v) => rv = v,
+                                    Event::Expired(why) => break End::Expired(why),
+                                    Event::Error(why) => break End::Failed(why),
+                                }
+                            }
+                            Err(why) => break End::Failed(why),
+                        }
+                    }
+                }
+            };
+            self.store.stats().set_connected(false);
+            if started.elapsed() >= BACKOFF_RESET_AFTER {
+                self.backoff.reset();
+            }
+            match end {
+                End::Closed => {
+                    self.store.stats().restarted(Restart::Closed);
+                    if events == 0 && started.elapsed() < MIN_HEALTHY_WATCH {
+                        // A server that closes at once must not make us spin.
+                        std::thread::sleep(self.backoff.next_delay(random()));
+                    }
+                }
+                End::Expired(why) => {
+                    log::info(&format!("node watch expired ({why}); relisting"));
+                    self.store.stats().restarted(Restart::Expired);
+                    return;
+                }
+                End::Idle(e) => {
+                    self.store.stats().restarted(Restart::Idle);
+                    self.failed(&e.to_string(), None);
+                }
+                End::Broken(why) => {
+                    self.store.stats().restarted(Restart::Error);
+                    self.failed(&why, None);
+                }
+                End::Failed(why) => {
+                    self.store.stats().restarted(Restart::Error);
+                    self.failed(&why, None);
+                    return; // relist: an ERROR event or garbage leaves our version in doubt
+                }
+            }
+        }
+    }
+
+    fn poll_once(&mut self) {
+        self.store.stats().requested(Verb::Get);
+        match self.client.get_json(&get_path(&self.name)) {
+            Ok(v) => match Node::from_json(v) {
+                Ok(n) => {
+                    self.publish(Some(Arc::new(n)));
+                    self.backoff.reset();
+                    std::thread::sleep(self.poll_interval);
+                }
+                Err(why) => self.failed_polling(&why, None),
+            },
+            Err(e) if e.code() == Some(404) => {
+                self.publish(None);
+                self.backoff.reset();
+                std::thread::sleep(self.poll_interval);
+            }
+            Err(e) if e.code() == Some(403) => {
+                self.failed_polling(&format!("RBAC forbids get on nodes: {e}"), None);
+            }
+            Err(e) => self.failed_polling(&e.to_string(), e.retry_after()),
+        }
+    }
+
+    fn failed_polling(&mut self, why: &str, retry_after: Option<Duration>) {
+        self.record_failure(why);
+        let delay = self.backoff.next_delay(random()).max(self.poll_interval);
+        std::thread::sleep(delay.max(retry_after.unwrap_or_default().min(BACKOFF_CAP)));
+    }
+
+    /// list or watch answered 403: poll with GET instead (the Node
+    /// authorizer and get-only RBAC roles allow that).
+    fn forbidden(&mut self, verb: &str, why: &str) {
+        if !self.poll_logged {
+            log::warn(&format!(
+                "RBAC forbids {verb} on nodes ({why}); polling GET /api/v1/nodes/{} every {} s instead \
+                 (grant get,list,watch on nodes for instant updates)",
+                self.name,
+                self.poll_interval.as_secs()
+            ));
+            self.poll_logged = true;
+        }
+        self.store.stats().set_polling(true);
+        self.mode = Mode::Poll(Instant::now());
+    }
+
+    /// Records the failure, marks the state unconfirmed since the API last
+    /// answered, and sleeps the backoff delay.
+    fn failed(&mut self, why: &str, retry_after: Option<Duration>) {
+        self.record_failure(why);
+        let delay = self.backoff.next_delay(random());
+        std::thread::sleep(delay.max(retry_after.unwrap_or_default().min(BACKOFF_CAP)));
+    }
+
+    fn record_failure(&mut self, why: &str) {
+        self.failing = true;
+        log::warn_limited("kube-api", &format!("Kubernetes API: {why}"));
+        let confirmed_at = self.confirmed_at;
+        self.store.update(|s| {
+            s.live = false;
+            s.confirmed_at = confirmed_at;
+            s.last_error = Some(why.to_string());
+        });
+    }
+
+    /// The API answered: the state is current.
+    fn confirm(&mut self) {
+        self.log_recovery();
+        let now = Instant::now();
+        self.confirmed_at = Some(now);
+        self.store.update(|s| mark_live(s, now));
+    }
+
+    /// Publishes the Node (or its absence) as just confirmed.
+    fn publish(&mut self, node: Option<Arc<Node>>) {
+        self.log_recovery();
+        let now = Instant::now();
+        self.confirmed_at = Some(now);
+        self.store.update(|s| {
+            s.presence = match node {
+                Some(n) => Presence::Present(n),
+                None => Presence::NotFound,
+            };
+            mark_live(s, now);
+        });
+    }
+
+    fn log_recovery(&mut self) {
+        if self.failing {
+            self.failing = false;
+            log::info("Kubernetes API answering again; node state current");
+        }
+    }
+}
+
+/// Moves the resume point to an event's version (an event without one, which
+/// the API never sends, leaves it where it was).
+fn advance(rv: &mut String, event_rv: &str) {
+    if !event_rv.is_empty() {
+        *rv = event_rv.to_string();
+    }
+}
+
+fn mark_live(s: &mut NodeState, now: Instant) {
+    s.live = true;
+    s.confirmed_at = Some(now);
+    s.last_error = None;
+}
