@@ -217,7 +217,8 @@ fn static_binary_serves_from_an_empty_chroot() {
     let Some(bin) = static_binary_or_skip() else { return };
     let tmp = TempDir::new("chroot");
     let (jail, host) = (tmp.path().join("jail"), tmp.path().join("fake-host"));
-    for dir in [jail.join("host/root"), jail.join("host/proc"), host.join("var/lib/kubelet"), host.join("etc")] {
+    let only_on_fake_host = host.join("only-on-the-fake-host");
+    for dir in [jail.join("host/root"), jail.join("host/proc"), host.join("var/lib/kubelet"), only_on_fake_host] {
         std::fs::create_dir_all(dir).unwrap();
     }
     std::fs::copy(&bin, jail.join(NAME)).unwrap();
@@ -235,6 +236,12 @@ exec chroot "$1/jail" /harmony-node-readiness-endpoint"#;
         ("HOST_ROOT", "/host/root"),
         ("HOST_PROC", "/host/proc"),
         ("KUBELET_HEALTHZ_URL", &kubelet.url("/healthz")),
+        ("FILESYSTEM_RO_PATHS", "/var/lib/kubelet"),
+        // A path that exists only below the fake HOST_ROOT (absent paths are
+        // skipped), and a threshold no file system meets: disk_pressure must
+        // fail naming it, which proves it looked through HOST_ROOT.
+        ("DISK_PRESSURE_PATHS", "/only-on-the-fake-host"),
+        ("MIN_FREE_PERCENT", "100"),
     ]);
     let (proc, addr) = Proc::start(cmd);
     // Nothing but the binary (and the two empty mount points) in its root.
@@ -248,26 +255,24 @@ exec chroot "$1/jail" /harmony-node-readiness-endpoint"#;
     let kubelet_check = support::service::get(addr, "/health?check=kubelet");
     assert_eq!(kubelet_check.status, 200, "{kubelet_check:?}");
     assert_eq!(kubelet_check.json()["status"], "ready");
-    // The host checks read the fake host root and the real /proc through
-    // HOST_ROOT / HOST_PROC inside the chroot; whatever they conclude, they
-    // answer with the contract (200 iff every check passed, a reason otherwise).
+    // The host checks work inside the chroot through HOST_ROOT / HOST_PROC:
+    // filesystem_ro reads the host's mount table (/host/proc/1/mountinfo) and
+    // judges /var/lib/kubelet; disk_pressure measures the fake host's path.
     let host = support::service::get(addr, "/health?check=filesystem_ro,disk_pressure");
-    if host.status == 400 {
-        // Until the host checks are merged the binary does not know them.
-        assert!(host.body.contains("unknown check"), "{host:?}");
-        return;
-    }
-    assert!(host.status == 200 || host.status == 503, "{host:?}");
+    assert_eq!(host.status, 503, "{host:?}");
     let v = host.json();
+    assert_eq!(v["status"], "not-ready");
     let checks = v["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["filesystem_ro", "disk_pressure"]);
-    for c in checks {
-        if c["passed"] == false {
-            assert!(c["reason"].as_str().is_some_and(|r| !r.is_empty()), "{c}");
-        }
-    }
-    assert_eq!(host.status == 200, checks.iter().all(|c| c["passed"] == true));
+    let fs = &checks[0];
+    // Passes unless the host really mounts /var/lib/kubelet read-only; never
+    // an error reading the mount table.
+    assert!(fs["passed"] == true || fs["reason"].as_str().unwrap().contains("read-only"), "{fs}");
+    let disk = &checks[1];
+    assert_eq!(disk["passed"], false, "{disk}");
+    let reason = disk["reason"].as_str().unwrap();
+    assert!(reason.contains("/only-on-the-fake-host") && reason.contains("free"), "{reason}");
     drop(proc);
 }
 
