@@ -422,6 +422,9 @@ fn deploy_renders_and_the_daemonset_fixes_the_original_readme() {
     assert_eq!(spec["updateStrategy"]["type"], "RollingUpdate");
     assert_eq!(spec["updateStrategy"]["rollingUpdate"]["maxSurge"], 1);
     assert_eq!(spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    // Without a readinessProbe the new pod is "available" once it runs; this
+    // margin lets it bind the port before the old one is told to stop.
+    assert!(spec["minReadySeconds"].as_i64().is_some_and(|s| s >= 1), "minReadySeconds");
     assert_eq!(spec["selector"]["matchLabels"], spec["template"]["metadata"]["labels"]);
 
     assert_eq!(pod["hostNetwork"], true, "local probes to 127.0.0.1 need the host network");
