@@ -155,12 +155,28 @@ impl Drop for Admission {
 
 /// An accepted connection whose first request is not read yet; counted in
 /// [`Shared::in_flight`] until dropped (then the request itself counts).
+/// Each connection thread holds its own in [`UNANSWERED`].
 struct Unanswered(Arc<Shared>);
+
+thread_local! {
+    /// The connection this thread serves, until its first request arrives.
+    static UNANSWERED: std::cell::RefCell<Option<Unanswered>> = const { std::cell::RefCell::new(None) };
+}
 
 impl Unanswered {
     fn new(shared: Arc<Shared>) -> Unanswered {
         shared.unanswered.fetch_add(1, Ordering::SeqCst);
         Unanswered(shared)
+    }
+
+    /// Makes this connection thread the holder (dropped at thread exit at the latest).
+    fn hold(self) {
+        UNANSWERED.with(|u| *u.borrow_mut() = Some(self));
+    }
+
+    /// This thread's connection has a request in flight: stop counting it here.
+    fn request_arrived() {
+        UNANSWERED.with(|u| drop(u.borrow_mut().take()));
     }
 }
 
@@ -203,7 +219,8 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
         let unanswered = Unanswered::new(shared.clone());
         let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
             let _admission = admission;
-            handle_connection(stream, &conn_shared, unanswered);
+            unanswered.hold();
+            handle_connection(stream, &conn_shared);
         });
         if let Err(e) = spawned {
             log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
@@ -212,8 +229,7 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Serves requests on one connection until close, a limit or an error.
-fn handle_connection(mut stream: TcpStream, shared: &Shared, unanswered: Unanswered) {
-    let mut unanswered = Some(unanswered);
+fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
@@ -235,7 +251,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared, unanswered: Unanswe
             return;
         }
         shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        drop(unanswered.take()); // counted by in_flight from here on
+        Unanswered::request_arrived(); // counted by in_flight from here on
         let (resp, label) = routes::handle(&req, &shared.runner);
         let keep_alive = req.keep_alive && served < MAX_REQUESTS_PER_CONNECTION && !shared.stopping();
         let written = http::write_response(&mut stream, &resp, req.method == "HEAD", keep_alive);

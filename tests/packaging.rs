@@ -915,3 +915,40 @@ fn haproxy_with_the_example_check_follows_the_endpoint() {
     kubelet.set(Mode::Answer(200, "ok".into()));
     state("UP");
 }
+
+/// Connections waiting in the accept queue of the IPv4 listener on `port`
+/// (the rx_queue of a LISTEN socket in /proc/net/tcp).
+fn accept_queue_len(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+        (local_port == port && f.get(3) == Some(&"0A"))
+            .then(|| u64::from_str_radix(f.get(4)?.split(':').nth(1)?, 16).ok())
+            .flatten()
+    })
+}
+
+/// The old instance's half of the handover, deterministic: a probe whose
+/// connection was accepted just before SIGTERM but whose request arrives
+/// after it is still answered before the process exits.
+#[test]
+fn sigterm_answers_a_probe_connected_just_before() {
+    let mut svc = Service::start(&[]);
+    let mut conn = TcpStream::connect(svc.addr).unwrap();
+    wait_for("the service to accept the connection", Duration::from_secs(10), || {
+        (accept_queue_len(svc.port()) == Some(0)).then_some(())
+    });
+    svc.signal(libc::SIGTERM);
+    wait_for("the service to stop accepting", Duration::from_secs(10), || {
+        svc.log().contains("no longer accepting").then_some(())
+    });
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn.write_all(b"GET /livez HTTP/1.0\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let read = conn.read_to_end(&mut raw);
+    let answer = Response::parse(&raw).map(|(r, _)| r.status);
+    assert_eq!(answer, Some(200), "no answer ({read:?}): {:?}", String::from_utf8_lossy(&raw));
+    let status = svc.wait_exit(Duration::from_secs(3)).expect("exit within 3 s of SIGTERM");
+    assert!(status.success(), "{status}");
+}
