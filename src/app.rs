@@ -12,7 +12,7 @@ use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
-use crate::{log, report, sys};
+use crate::{agent, log, report, sys, tls};
 
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).
@@ -92,8 +92,28 @@ fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
     if report::ready(&results) { 0 } else { 1 }
 }
 
+/// The HAProxy agent-check listener, on its own accept thread; it shares
+/// the connection limits of the HTTP listener and stops with the process.
+fn start_agent(addr: Option<std::net::IpAddr>, port: u16, shared: &Arc<Shared>) -> Result<(), Error> {
+    let listener = server::bind(addr, port)
+        .map_err(|e| Error::Startup(format!("cannot listen on LISTEN_ADDRESS/AGENT_PORT port {port}: {e}")))?;
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    log::info(&format!("HAProxy agent-check answering on {local}"));
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("agent-accept".into())
+        .spawn(move || server::serve_with(&listener, &shared, agent::handle))
+        .map_err(|e| Error::Startup(format!("cannot start the agent-check thread: {e}")))?;
+    Ok(())
+}
+
 fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
     let config = &runner.ctx().config;
+    let tls = match &config.tls {
+        // Unreadable or invalid files are configuration errors (exit 2), named by path.
+        Some(f) => Some(tls::server_config(&f.cert, &f.key, f.client_ca.as_deref()).map_err(ConfigError)?),
+        None => None,
+    };
     let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
         Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
     })?;
@@ -107,7 +127,10 @@ fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,
     };
-    let shared = Shared::new(runner.clone(), limits);
+    let shared = Shared::new(runner.clone(), limits, tls);
+    if let Some(port) = config.agent_port {
+        start_agent(config.listen_address, port, &shared)?;
+    }
     let fd = listener.as_raw_fd();
     let on_signal = shared.clone();
     std::thread::Builder::new()
