@@ -8,6 +8,7 @@ pub mod service;
 
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // not every test binary uses every helper
 pub use service::{Response, Service, run_check_cli};
 
 /// Set by `.ci/run`: every end-to-end test that would skip must fail instead.
