@@ -72,6 +72,7 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     let metrics = Arc::new(Metrics::new());
     let ctx = Arc::new(Ctx::new(config));
+    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),

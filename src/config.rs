@@ -44,6 +44,32 @@ pub const KNOBS: &[Knob] = &[
     knob("KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", "URL probed by the kube_proxy check"),
     knob("LOCAL_HTTP_CA_FILE", "", "CA bundle for https:// probe URLs; empty = no verification for loopback hosts"),
     // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
+    knob("KUBECONFIG", "", "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster"),
+    knob("KUBERNETES_SERVICE_HOST", "", "API server address; Kubernetes sets it in every pod (in-cluster mode)"),
+    knob("KUBERNETES_SERVICE_PORT", "443", "API server port; Kubernetes sets it in every pod (in-cluster mode)"),
+    knob(
+        "KUBERNETES_SERVICEACCOUNT_DIR",
+        "/var/run/secrets/kubernetes.io/serviceaccount",
+        "Folder with the in-cluster token and ca.crt",
+    ),
+    knob("NODE_POLL_INTERVAL_SECONDS", "5", "GET interval when RBAC forbids list/watch on nodes (fallback mode)"),
+    knob(
+        "NODE_STATE_MAX_STALENESS_SECONDS",
+        "0",
+        "Fail API checks when the API has not answered for this long (0 = keep the last known state)",
+    ),
+    knob(
+        "NODE_WATCH_IDLE_TIMEOUT_SECONDS",
+        "150",
+        "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period",
+    ),
+    knob("NODE_API_TIMEOUT_MS", "10000", "Deadline of one list/get request to the API server"),
+    knob(
+        "CUSTOM_CONDITIONS",
+        "",
+        "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad",
+    ),
+    knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
     // --- host checks (filesystem_ro, disk_pressure, network)
     // --- container runtime
     // --- operations (metrics, agent-check, TLS)
@@ -218,6 +244,19 @@ pub struct Config {
     pub okd_router_healthz_url: String,
     pub kube_proxy_healthz_url: String,
     pub local_http_ca_file: Option<PathBuf>,
+    /// `KUBECONFIG` as given (may list several files).
+    pub kubeconfig: Option<String>,
+    pub kubernetes_service_host: Option<String>,
+    pub kubernetes_service_port: u16,
+    pub serviceaccount_dir: PathBuf,
+    pub node_poll_interval: Duration,
+    /// `None` = keep serving the last known state however old it is.
+    pub node_state_max_staleness: Option<Duration>,
+    pub node_watch_idle_timeout: Duration,
+    pub node_api_timeout: Duration,
+    /// `None` = default rule (any non-Ready condition that is True is bad).
+    pub custom_conditions: Option<Vec<checks::ConditionRule>>,
+    pub node_eligible_ignore_cordon: bool,
     pub agent_port: Option<u16>,
     pub agent_checks: Vec<&'static str>,
     pub tls: Option<TlsFiles>,
@@ -280,6 +319,18 @@ impl Config {
             okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
             kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
             local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
+            kubeconfig: raw.opt_str("KUBECONFIG"),
+            kubernetes_service_host: raw.opt_str("KUBERNETES_SERVICE_HOST"),
+            kubernetes_service_port: raw.u64_in("KUBERNETES_SERVICE_PORT", 1, 65535)? as u16,
+            serviceaccount_dir: PathBuf::from(raw.str("KUBERNETES_SERVICEACCOUNT_DIR")),
+            node_poll_interval: raw.seconds("NODE_POLL_INTERVAL_SECONDS", 1, 3600)?,
+            node_state_max_staleness: Some(raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?)
+                .filter(|d| !d.is_zero()),
+            node_watch_idle_timeout: raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?,
+            node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
+            custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
+                .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
+            node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
             agent_port,
             agent_checks,
             tls: tls_files(raw)?,
@@ -476,6 +527,12 @@ mod tests {
         assert_eq!(c.check_timeout, Duration::from_millis(1000));
         assert_eq!(c.check_min_interval, Duration::from_millis(500));
         assert_eq!(c.listen_address, None);
+        assert_eq!(c.node_poll_interval, Duration::from_secs(5));
+        assert_eq!(c.node_state_max_staleness, None);
+        assert_eq!(c.node_watch_idle_timeout, Duration::from_secs(150));
+        assert_eq!(c.custom_conditions, None);
+        assert!(!c.node_eligible_ignore_cordon);
+        assert_eq!(c.serviceaccount_dir, PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"));
     }
 
     #[test]
@@ -492,6 +549,13 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "localhost")], "LISTEN_ADDRESS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+            (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
+            (&[("NODE_NAME", "n1"), ("NODE_POLL_INTERVAL_SECONDS", "0")], "NODE_POLL_INTERVAL_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "-5")], "NODE_STATE_MAX_STALENESS_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "0")], "NODE_WATCH_IDLE_TIMEOUT_SECONDS"),
+            (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "Foo=Maybe")], "CUSTOM_CONDITIONS"),
+            (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "=True")], "CUSTOM_CONDITIONS"),
+            (&[("NODE_NAME", "n1"), ("NODE_ELIGIBLE_IGNORE_CORDON", "maybe")], "NODE_ELIGIBLE_IGNORE_CORDON"),
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "x")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "25001")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "nope")], "AGENT_CHECKS"),

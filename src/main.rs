@@ -7,6 +7,7 @@ mod app;
 mod checks;
 mod config;
 mod http;
+mod kube;
 mod log;
 mod metrics;
 mod report;

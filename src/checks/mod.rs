@@ -6,11 +6,15 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+pub mod custom_conditions;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
-mod node_ready;
+pub mod node_eligible;
+pub mod node_ready;
 mod okd_router;
+
+pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
 /// Longest `reason` we ever send: reasons are for humans on one line.
 pub const MAX_REASON_CHARS: usize = 200;
@@ -86,18 +90,27 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
+    /// The Node snapshot the API-backed checks read (kube::start).
+    pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
-        Ctx { config }
+        let node = crate::kube::start(&config);
+        Ctx { config, node }
+    }
+
+    /// A context over a given Node store, with no watcher behind it (tests).
+    #[cfg(test)]
+    pub fn with_node(config: Config, node: std::sync::Arc<crate::kube::NodeStore>) -> Ctx {
+        Ctx { config, node }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
     pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        let _ = deadline;
+        self.node.wait_first(deadline);
     }
 }
 
@@ -109,7 +122,14 @@ pub struct Check {
 }
 
 /// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] = &[node_ready::CHECK, kubelet::CHECK, okd_router::CHECK, kube_proxy::CHECK];
+pub static REGISTRY: &[Check] = &[
+    node_ready::CHECK,
+    custom_conditions::CHECK,
+    node_eligible::CHECK,
+    kubelet::CHECK,
+    okd_router::CHECK,
+    kube_proxy::CHECK,
+];
 
 pub fn find(name: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.name == name)

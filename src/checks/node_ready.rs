@@ -1,12 +1,32 @@
-//! `node_ready`: the Node's Ready condition. Until the Kubernetes API support
-//! lands this build cannot know, so it fails with a reason saying so.
+//! `node_ready`: the Node's `Ready` condition is `True`, as last published
+//! by the NodeWatcher (no API call here). Otherwise the condition's own
+//! `reason: message`, e.g. `KubeletNotReady: container runtime is down`.
 
 use std::time::Instant;
 
 use super::{Check, Ctx, Outcome};
+use crate::config::Config;
+use crate::kube::{Node, NodeState, usable_node};
 
 pub const CHECK: Check = Check { name: "node_ready", run };
 
-fn run(_ctx: &Ctx, _deadline: Instant) -> Outcome {
-    Outcome::fail("node state unknown: this build has no Kubernetes API support yet")
+fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
+    verdict(&ctx.node.snapshot(), &ctx.config, Instant::now())
+}
+
+/// The verdict on a snapshot, outage policy included.
+pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
+    match usable_node(state, config.node_state_max_staleness, now) {
+        Ok(node) => evaluate(node),
+        Err(why) => Outcome::fail(why),
+    }
+}
+
+/// The verdict on a known Node.
+pub fn evaluate(node: &Node) -> Outcome {
+    match node.condition("Ready") {
+        Some(c) if c.status == "True" => Outcome::Pass,
+        Some(c) => Outcome::fail(c.describe()),
+        None => Outcome::fail("Ready condition missing"),
+    }
 }

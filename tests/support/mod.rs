@@ -3,7 +3,10 @@
 //! need root or packages.
 #![allow(dead_code)]
 
+pub mod fake_apiserver;
 pub mod fake_http;
+pub mod kube_env;
+pub mod raw_http;
 pub mod service;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,119 @@
+//! `custom_conditions`: no Node condition other than Ready is in its bad
+//! state. Reads the snapshot only.
+//!
+//! Default (CUSTOM_CONDITIONS empty): every non-Ready condition that is
+//! `True` is bad. Every condition in the real Node objects we checked (the
+//! kubelet's MemoryPressure / DiskPressure / PIDPressure, NetworkUnavailable,
+//! the legacy OutOfDisk, node-problem-detector's KernelDeadlock,
+//! ReadonlyFilesystem, FrequentUnregisterNetDevice…, on kubeadm, OpenShift,
+//! GKE and k3s) is healthy when `False`. `Unknown` is not counted here: it
+//! means the kubelet stopped reporting, which `node_ready` already fails on.
+//! A cluster with a condition that is healthy when `True` names it:
+//! `CUSTOM_CONDITIONS=KernelDeadlock,FooHealthy=True`. Once set, only the
+//! listed conditions are looked at: `Type` is bad when `True` (absent is
+//! fine), `Type=True|False` requires that status (absent is bad).
+
+use std::time::Instant;
+
+use super::{Check, Ctx, Outcome};
+use crate::config::Config;
+use crate::kube::node::Condition;
+use crate::kube::{Node, NodeState, usable_node};
+
+pub const CHECK: Check = Check { name: "custom_conditions", run };
+
+/// One entry of CUSTOM_CONDITIONS.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConditionRule {
+    /// `Type`: bad when the condition is `True`.
+    BadWhenTrue(String),
+    /// `Type=True` / `Type=False`: must have this status.
+    Required(String, &'static str),
+}
+
+/// Parses CUSTOM_CONDITIONS; `None` for the default rule. `Err` says what
+/// is wrong (the caller names the variable).
+pub fn parse_condition_rules(s: &str) -> Result<Option<Vec<ConditionRule>>, String> {
+    let items = crate::config::split_list(s);
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut rules = Vec::new();
+    for item in items {
+        let (type_, status) = match item.split_once('=') {
+            Some((t, st)) => (t.trim(), Some(st.trim())),
+            None => (item.as_str(), None),
+        };
+        if type_.is_empty() || !type_.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) {
+            return Err(format!("{item:?} is not a condition type (expected Type or Type=True|False)"));
+        }
+        let rule = match status.map(str::to_ascii_lowercase).as_deref() {
+            None if type_ == "Ready" => {
+                return Err("bare Ready would fail on every healthy node (node_ready checks Ready)".into());
+            }
+            None => ConditionRule::BadWhenTrue(type_.to_string()),
+            Some("true") => ConditionRule::Required(type_.to_string(), "True"),
+            Some("false") => ConditionRule::Required(type_.to_string(), "False"),
+            Some(_) => return Err(format!("{item:?}: the status must be True or False")),
+        };
+        rules.push(rule);
+    }
+    Ok(Some(rules))
+}
+
+fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
+    verdict(&ctx.node.snapshot(), &ctx.config, Instant::now())
+}
+
+pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
+    match usable_node(state, config.node_state_max_staleness, now) {
+        Ok(node) => evaluate(node, config.custom_conditions.as_deref()),
+        Err(why) => Outcome::fail(why),
+    }
+}
+
+/// Lists every offending condition; Pass when there is none.
+pub fn evaluate(node: &Node, rules: Option<&[ConditionRule]>) -> Outcome {
+    let conditions = &node.status.conditions;
+    let mut bad: Vec<String> = Vec::new();
+    match rules {
+        None => {
+            bad.extend(conditions.iter().filter(|c| c.type_ != "Ready" && c.status == "True").map(describe));
+        }
+        Some(rules) => {
+            for rule in rules {
+                match rule {
+                    ConditionRule::BadWhenTrue(t) => {
+                        bad.extend(conditions.iter().filter(|c| &c.type_ == t && c.status == "True").map(describe));
+                    }
+                    ConditionRule::Required(t, want) => match node.condition(t) {
+                        None => bad.push(format!("{t} condition missing (want {want})")),
+                        Some(c) if c.status != *want => bad.push(describe(c)),
+                        Some(_) => {}
+                    },
+                }
+            }
+        }
+    }
+    match bad.len() {
+        0 => Outcome::Pass,
+        // One offender: room for its message too.
+        1 => {
+            let c = conditions.iter().find(|c| bad[0].starts_with(&format!("{}=", c.type_)));
+            match c {
+                Some(c) if !c.message.trim().is_empty() => Outcome::fail(format!("{}: {}", bad[0], c.message)),
+                _ => Outcome::fail(&bad[0]),
+            }
+        }
+        _ => Outcome::fail(bad.join(", ")),
+    }
+}
+
+/// `KernelDeadlock=True (KernelHasDeadlock)`.
+fn describe(c: &Condition) -> String {
+    if c.reason.trim().is_empty() {
+        format!("{}={}", c.type_, c.status)
+    } else {
+        format!("{}={} ({})", c.type_, c.status, c.reason.trim())
+    }
+}

@@ -1,0 +1,64 @@
+//! The watcher's metric families for /metrics, rendered at scrape time from
+//! the store (no API call): connected, state age, restarts, requests.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::NodeStore;
+use crate::metrics::{ExtraRenderer, family};
+
+/// A renderer for `Metrics::add_renderer`.
+pub fn renderer(store: Arc<NodeStore>) -> ExtraRenderer {
+    Box::new(move |out: &mut String| render(&store, Instant::now(), out))
+}
+
+pub fn render(store: &NodeStore, now: Instant, out: &mut String) {
+    let stats = store.stats();
+    let snap = store.snapshot();
+    family(out, "node_readiness_node_watch_connected", "gauge", "1 while a watch on this Node is open.");
+    let _ = writeln!(out, "node_readiness_node_watch_connected {}", u8::from(stats.connected()));
+    family(
+        out,
+        "node_readiness_node_watch_polling",
+        "gauge",
+        "1 when RBAC forbids list/watch and the Node is polled with GET instead.",
+    );
+    let _ = writeln!(out, "node_readiness_node_watch_polling {}", u8::from(stats.polling()));
+    family(
+        out,
+        "node_readiness_node_state_age_seconds",
+        "gauge",
+        "Seconds since the API last confirmed the Node state (0 while the watch is healthy).",
+    );
+    let _ = writeln!(out, "node_readiness_node_state_age_seconds {}", snap.age(now).as_secs_f64());
+    family(out, "node_readiness_node_watch_restarts_total", "counter", "Node watches ended and reopened, by reason.");
+    for (reason, n) in stats.restarts() {
+        let _ = writeln!(out, "node_readiness_node_watch_restarts_total{{reason=\"{reason}\"}} {n}");
+    }
+    family(out, "node_readiness_node_api_requests_total", "counter", "Requests sent to the Kubernetes API, by verb.");
+    for (verb, n) in stats.requests() {
+        let _ = writeln!(out, "node_readiness_node_api_requests_total{{verb=\"{verb}\"}} {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_values() {
+        let store = NodeStore::new("n1");
+        let mut out = String::new();
+        render(&store, Instant::now(), &mut out);
+        for line in [
+            "node_readiness_node_watch_connected 0",
+            "node_readiness_node_state_age_seconds 0",
+            "node_readiness_node_watch_restarts_total{reason=\"idle\"} 0",
+            "node_readiness_node_api_requests_total{verb=\"list\"} 0",
+            "# TYPE node_readiness_node_watch_restarts_total counter",
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The watcher loop against a scripted plain-HTTP server on loopback
+//! (`kubectl proxy` style `http://` kubeconfig): list → watch → snapshot,
+//! 410 → relist, a silent watch → replaced, 403 → GET polling. The faithful
+//! HTTPS fake API server lives in tests/support; this only pins the loop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::store::Verb;
+use super::{NodeState, NodeStore, Presence};
+use crate::checks::{Outcome, node_ready};
+use crate::config::test_config;
+
+/// What the scripted server answers to one request.
+enum Reply {
+    Json(u16, String),
+    /// Chunked watch: these event lines, then hold the stream open (never
+    /// sending another byte) until the test ends.
+    Stream(Vec<String>),
+}
+
+type Script = Box<dyn Fn(&str, usize) -> Reply + Send>;
+
+/// Serves requests with `script(path_and_query, request_index)`; records paths.
+struct Server {
+    port: u16,
+    paths: Arc<Mutex<Vec<String>>>,
+    _hold: mpsc::Sender<()>,
+}
+
+impl Server {
+    fn start(script: Script) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let (hold_tx, hold_rx) = mpsc::channel::<()>();
+        let hold_rx = Arc::new(Mutex::new(hold_rx));
+        let p = paths.clone();
+        std::thread::spawn(move || {
+            for (i, conn) in listener.incoming().enumerate() {
+                let Ok(conn) = conn else { return };
+                let path = match read_request(&conn) {
+                    Some(p) => p,
+                    None => continue,
+                };
+                p.lock().unwrap().push(path.clone());
+                let reply = script(&path, i);
+                let hold = hold_rx.clone();
+                std::thread::spawn(move || write_reply(conn, reply, hold));
+            }
+        });
+        Server { port, paths, _hold: hold_tx }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
+    }
+}
+
+fn read_request(conn: &TcpStream) -> Option<String> {
+    let mut r = BufReader::new(conn.try_clone().ok()?);
+    let mut first = String::new();
+    r.read_line(&mut first).ok()?;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    first.split_whitespace().nth(1).map(str::to_string)
+}
+
+fn write_reply(mut conn: TcpStream, reply: Reply, hold: Arc<Mutex<mpsc::Receiver<()>>>) {
+    match reply {
+        Reply::Json(code, body) => {
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Reply::Stream(lines) => {
+            let _ =
+                write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for l in lines {
+                let l = format!("{l}\n");
+                let _ = write!(conn, "{:x}\r\n{l}\r\n", l.len());
+            }
+            let _ = conn.flush();
+            // Hold the stream open until the server is dropped.
+            let _ = hold.lock().map(|rx| rx.recv());
+        }
+    }
+}
+
+fn node_json(rv: u64, ready: &str, reason: &str) -> String {
+    serde_json::json!({"kind": "Node", "apiVersion": "v1",
+        "metadata": {"name": "n1", "resourceVersion": rv.to_string()},
+        "status": {"conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": "m"}]}})
+    .to_string()
+}
+
+fn list_json(rv: u64, ready: &str) -> String {
+    format!(
+        r#"{{"kind":"NodeList","apiVersion":"v1","metadata":{{"resourceVersion":"{rv}"}},"items":[{}]}}"#,
+        node_json(rv, ready, "KubeletReady")
+    )
+}
+
+struct Kubeconfig(PathBuf);
+
+impl Kubeconfig {
+    fn new(tag: &str, port: u16) -> Kubeconfig {
+        let p = std::env::temp_dir().join(format!("hnre-watchloop-{tag}-{}.yaml", std::process::id()));
+        std::fs::write(
+            &p,
+            format!(
+                "current-context: x\ncontexts:\n- name: x\n  context: {{cluster: c}}\n\
+                 clusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\n"
+            ),
+        )
+        .unwrap();
+        Kubeconfig(p)
+    }
+}
+
+impl Drop for Kubeconfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn start_watcher(kubeconfig: &Kubeconfig, extra: &[(&str, &str)]) -> Arc<NodeStore> {
+    let path = kubeconfig.0.to_str().unwrap().to_string();
+    let mut knobs = vec![("NODE_NAME", "n1"), ("KUBECONFIG", path.as_str())];
+    knobs.extend_from_slice(extra);
+    super::start(&test_config(&knobs))
+}
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn ready_verdict(s: &NodeState) -> Outcome {
+    node_ready::verdict(s, &test_config(&[]), Instant::now())
+}
+
+#[test]
+fn list_then_watch_event_flips_node_ready() {
+    let server = Server::start(Box::new(|path, _| {
+        if path.contains("watch=1") {
+            Reply::Stream(vec![
+                r#"{"type":"BOOKMARK","object":{"kind":"Node","metadata":{"resourceVersion":"11"}}}"#.into(),
+                format!(r#"{{"type":"MODIFIED","object":{}}}"#, node_json(12, "False", "KubeletNotReady")),
+            ])
+        } else {
+            Reply::Json(200, list_json(10, "True"))
+        }
+    }));
+    let kc = Kubeconfig::new("flip", server.port);
+    let store = start_watcher(&kc, &[]);
+    let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Outcome::fail("KubeletNotReady: m"));
+    assert_eq!(ready_verdict(&s), Outcome::fail("KubeletNotReady: m"));
+    assert!(s.live, "an open watch keeps the state current");
+    assert!(store.stats().connected());
+    let paths = server.paths();
+    assert_eq!(paths[0], "/api/v1/nodes?fieldSelector=metadata.name%3Dn1&resourceVersion=0");
+    assert!(paths[1].contains("watch=1&allowWatchBookmarks=true") && paths[1].ends_with("&resourceVersion=10"));
+    assert_eq!((store.stats().request_count(Verb::List), store.stats().request_count(Verb::Watch)), (1, 1));
+}
+
+#[test]
+fn expired_watch_relists_and_silent_watch_is_replaced() {
+    // Watch #1 → ERROR 410 (relist); list #2; watch #2 silent → idle → watch #3 resumes from RV 20.
+    let calls = Arc::new(Mutex::new(0u32));
+    let c = calls.clone();
+    let server = Server::start(Box::new(move |path, _| {
+        if path.contains("watch=1") && path.ends_with("resourceVersion=10") {
+            Reply::Stream(vec![
+                r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 10 (15)","reason":"Expired","code":410}}"#.into(),
+            ])
+        } else if path.contains("watch=1") {
+            Reply::Stream(vec![])
+        } else {
+            let mut n = c.lock().unwrap();
+            *n += 1;
+            Reply::Json(200, list_json(if *n == 1 { 10 } else { 20 }, "True"))
+        }
+    }));
+    let kc = Kubeconfig::new("expire", server.port);
+    let store = start_watcher(&kc, &[("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "1")]);
+    let stats = store.clone();
+    let s = store.wait_until(Instant::now() + PATIENCE, move |_| stats.stats().request_count(Verb::Watch) >= 3);
+    let paths = server.paths();
+    assert_eq!(store.stats().request_count(Verb::List), 2, "410 relists once: {paths:?}");
+    assert!(paths.iter().filter(|p| p.ends_with("resourceVersion=20") && p.contains("watch=1")).count() >= 2);
+    assert!(store.stats().restarts().contains(&("expired", 1)));
+    assert!(store.stats().restarts().iter().any(|(r, n)| *r == "idle" && *n >= 1));
+    // The silent watch did not lose the state: still Ready, still served.
+    assert_eq!(ready_verdict(&s), Outcome::Pass);
+}
+
+#[test]
+fn forbidden_list_falls_back_to_get_polling() {
+    let server = Server::start(Box::new(|path, _| {
+        if path == "/api/v1/nodes/n1" {
+            Reply::Json(200, node_json(5, "True", "KubeletReady"))
+        } else {
+            Reply::Json(
+                403,
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes is forbidden: User \"system:serviceaccount:x:y\" cannot list resource \"nodes\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{"kind":"nodes"},"code":403}"#.into(),
+            )
+        }
+    }));
+    let kc = Kubeconfig::new("poll", server.port);
+    let store = start_watcher(&kc, &[("NODE_POLL_INTERVAL_SECONDS", "1")]);
+    let stats = store.clone();
+    let s = store.wait_until(Instant::now() + PATIENCE, move |s| {
+        matches!(s.presence, Presence::Present(_)) && stats.stats().request_count(Verb::Get) >= 2
+    });
+    assert_eq!(ready_verdict(&s), Outcome::Pass);
+    assert!(store.stats().polling());
+    assert_eq!(store.stats().request_count(Verb::Watch), 0);
+}
+
+#[test]
+fn node_absent_from_the_list_is_not_found() {
+    let server = Server::start(Box::new(|path, _| {
+        if path.contains("watch=1") {
+            Reply::Stream(vec![])
+        } else {
+            Reply::Json(200, r#"{"kind":"NodeList","metadata":{"resourceVersion":"3"},"items":[]}"#.into())
+        }
+    }));
+    let kc = Kubeconfig::new("absent", server.port);
+    let store = start_watcher(&kc, &[]);
+    let s = store.wait_first(Instant::now() + PATIENCE);
+    assert_eq!(ready_verdict(&s), Outcome::fail("node \"n1\" not found"));
+}

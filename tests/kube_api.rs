@@ -1,0 +1,293 @@
+//! End-to-end: the built binary against the fake Kubernetes API server
+//! (tests/support/fake_apiserver). What an LB operator would notice: /health
+//! follows the Node within a second, costs the API one list and one watch,
+//! survives credential rotation, RBAC limits and API faults.
+mod support;
+
+use std::time::{Duration, Instant};
+use support::Service;
+use support::fake_apiserver::{Builder, FakeApiServer, Fault, Verb};
+use support::kube_env::{Creds, as_env, env_for};
+
+const NODE: &str = "n1";
+/// Generous: reactions take well under a second, but CI machines are shared.
+const FLIP: Duration = Duration::from_secs(10);
+/// Recovery after a fault includes the client's backoff (1 s doubling, capped at 30 s).
+const RECOVER: Duration = Duration::from_secs(45);
+
+struct Rig {
+    // Field order = drop order: stop the service before its API server.
+    svc: Service,
+    api: FakeApiServer,
+}
+
+fn rig(builder: Builder, extra: &[(&str, &str)]) -> Rig {
+    let api = builder.start();
+    api.add_node(NODE);
+    let mut env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let svc = Service::start(&as_env(&env));
+    Rig { svc, api }
+}
+
+/// Polls /health until it answers `code`; returns that response.
+fn wait_health(svc: &Service, code: u16, limit: Duration) -> support::Response {
+    support::wait_for(&format!("/health {code}"), limit, || {
+        let r = svc.get("/health");
+        (r.status == code).then_some(r)
+    })
+}
+
+/// Waits for a 503 and returns the node_ready reason it carries.
+fn wait_503_reason(svc: &Service, limit: Duration) -> String {
+    let r = wait_health(svc, 503, limit);
+    r.reason("node_ready").unwrap_or_else(|| panic!("503 without a node_ready reason: {}", r.body))
+}
+
+#[test]
+fn ready_false_unknown_and_back_flip_health() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "container runtime is down");
+    let reason = wait_503_reason(&r.svc, FLIP);
+    assert_eq!(reason, "KubeletNotReady: container runtime is down");
+    r.api.set_ready(NODE, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.");
+    support::wait_for("reason NodeStatusUnknown", FLIP, || {
+        r.svc.get("/health").reason("node_ready").filter(|s| s.starts_with("NodeStatusUnknown"))
+    });
+    r.api.set_ready(NODE, "True", "KubeletReady", "kubelet is posting ready status");
+    wait_health(&r.svc, 200, FLIP);
+}
+
+#[test]
+fn probing_ten_times_a_second_costs_one_list_and_at_most_two_watches() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    // A shortened run of the 60 s: 8 s of probes at 10/s, with a flip in the middle.
+    let start = Instant::now();
+    let mut probes = 0;
+    let mut saw_503 = false;
+    while start.elapsed() < Duration::from_secs(8) {
+        if probes == 30 {
+            r.api.set_ready(NODE, "False", "KubeletNotReady", "x");
+        }
+        if probes == 50 {
+            r.api.set_ready(NODE, "True", "KubeletReady", "ok");
+        }
+        saw_503 |= r.svc.get("/health").status == 503;
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(100)); // load pacing, not synchronisation
+    }
+    assert!(probes >= 60, "only {probes} probes");
+    assert!(saw_503, "the flip must have been seen through /health");
+    assert_eq!(r.api.count(Verb::List), 1, "{:#?}", r.api.requests());
+    assert!(r.api.count(Verb::Watch) <= 2, "{:#?}", r.api.requests());
+    assert_eq!(r.api.count(Verb::Get), 0, "no request per probe");
+    let list = &r.api.requests()[0];
+    assert!(list.query.contains("resourceVersion=0"), "list from the watch cache: {list:?}");
+}
+
+#[test]
+fn rotated_token_recovers_without_restart() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    let pid = r.svc.pid();
+    r.api.set_token("rotated-token-2");
+    // Force a new request: the old stream ends, the reconnect meets the new token.
+    r.api.drop_watches();
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "after rotation");
+    assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: after rotation");
+    assert_eq!(r.svc.pid(), pid);
+    let after: Vec<_> =
+        r.api.requests().into_iter().filter(|q| q.status == 200 && q.verb == Some(Verb::Watch)).collect();
+    assert!(after.len() >= 2, "a new watch was accepted with the new token: {after:#?}");
+}
+
+#[test]
+fn in_cluster_service_account_works_and_follows_token_rotation() {
+    let sa = support::TempDir::new("sa");
+    let token = sa.path().join("token");
+    std::fs::write(&token, "sa-token-1").unwrap();
+    let api = FakeApiServer::builder().token_file(&token).start();
+    api.add_node(NODE);
+    let env = env_for(&api, NODE, Creds::InCluster { sa_dir: sa.path().to_path_buf() });
+    let svc = Service::start(&as_env(&env));
+    wait_health(&svc, 200, FLIP);
+    api.set_token("sa-token-2");
+    api.drop_watches();
+    api.set_ready(NODE, "False", "KubeletNotReady", "x");
+    wait_health(&svc, 503, RECOVER);
+    drop(svc);
+}
+
+#[test]
+fn kubelet_combined_pem_client_certificate_authenticates() {
+    let api = FakeApiServer::start();
+    api.add_node(NODE);
+    let env = env_for(&api, NODE, Creds::KubeconfigCombinedPem { user: format!("system:node:{NODE}") });
+    let svc = Service::start(&as_env(&env));
+    wait_health(&svc, 200, FLIP);
+    assert!(api.requests().iter().any(|q| q.user.as_deref() == Some("system:node:n1") && q.status == 200));
+    drop(svc);
+}
+
+#[test]
+fn forbidden_list_and_watch_fall_back_to_get_polling() {
+    let r = rig(FakeApiServer::builder().allow_verbs(&[Verb::Get]), &[("NODE_POLL_INTERVAL_SECONDS", "1")]);
+    wait_health(&r.svc, 200, FLIP);
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "seen by polling");
+    assert_eq!(wait_503_reason(&r.svc, FLIP), "KubeletNotReady: seen by polling");
+    assert!(r.api.count(Verb::Get) >= 2);
+}
+
+#[test]
+fn forbidden_get_too_fails_with_a_reason_naming_rbac() {
+    let r = rig(FakeApiServer::builder().allow_verbs(&[]), &[("NODE_POLL_INTERVAL_SECONDS", "1")]);
+    let reason = support::wait_for("a reason naming RBAC", FLIP, || {
+        r.svc.get("/health").reason("node_ready").filter(|s| s.contains("RBAC"))
+    });
+    assert!(reason.chars().count() <= 200, "{reason}");
+}
+
+#[test]
+fn compaction_while_disconnected_relists_and_misses_no_change() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    // Disconnect: every request fails while the Node changes and history is compacted.
+    r.api.set_fault(Some(Fault::Status(500)));
+    r.api.drop_watches();
+    support::wait_for("a failed reconnect", FLIP, || r.api.requests().iter().any(|q| q.status == 500).then_some(()));
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "changed during the gap");
+    r.api.compact();
+    r.api.set_fault(None);
+    assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: changed during the gap");
+    let log = r.api.requests();
+    let compacted_at = log.iter().rposition(|q| q.status == 500).unwrap();
+    assert!(log[compacted_at..].iter().any(|q| q.verb == Some(Verb::List) && q.status == 200), "relisted: {log:#?}");
+}
+
+#[test]
+fn watch_resumed_from_a_compacted_version_gets_410_and_relists() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    let old = r.api.resource_version();
+    // The open stream goes silent, so the change below is not delivered on it.
+    r.api.stall_watches();
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "changed while the watch was silent");
+    r.api.compact();
+    // The stream ends as at its timeout: the client resumes from `old`, which is compacted.
+    r.api.end_watches();
+    assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: changed while the watch was silent");
+    let log = r.api.requests();
+    let resumed = log.iter().position(|q| {
+        q.verb == Some(Verb::Watch) && q.query.contains(&format!("resourceVersion={old}")) && q.status == 200
+    });
+    let resumed = resumed.unwrap_or_else(|| panic!("no watch resumed from {old}: {log:#?}"));
+    assert!(log[resumed + 1..].iter().any(|q| q.verb == Some(Verb::List)), "relist after the 410: {log:#?}");
+    assert_eq!(r.api.count(Verb::List), 2, "{log:#?}");
+}
+
+#[test]
+fn stalled_watch_is_replaced() {
+    let r = rig(
+        FakeApiServer::builder().bookmark_period(Duration::from_millis(300)),
+        &[("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
+    );
+    wait_health(&r.svc, 200, FLIP);
+    let watches = r.api.count(Verb::Watch);
+    r.api.stall_watches();
+    support::wait_for("a replacement watch", RECOVER, || (r.api.count(Verb::Watch) > watches).then_some(()));
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "seen on the new watch");
+    wait_health(&r.svc, 503, FLIP);
+}
+
+/// The previous state is kept while `fault` lasts, the process survives, and
+/// the API is followed again once the fault clears.
+fn fault_keeps_state_then_recovers(fault: Fault) {
+    let r = rig(
+        FakeApiServer::builder().bookmark_period(Duration::from_millis(500)),
+        &[("NODE_API_TIMEOUT_MS", "1000"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
+    );
+    wait_health(&r.svc, 200, FLIP);
+    let seen = r.api.requests().len();
+    r.api.set_fault(Some(fault.clone()));
+    r.api.drop_watches();
+    support::wait_for("two requests meeting the fault", RECOVER, || (r.api.requests().len() >= seen + 2).then_some(()));
+    let during = r.svc.get("/health");
+    assert_eq!(during.status, 200, "last known state kept during {fault:?}: {}", during.body);
+    r.api.set_fault(None);
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "after the fault");
+    assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: after the fault");
+    assert_eq!(r.svc.get("/livez").status, 200);
+}
+
+#[test]
+fn fault_hang_keeps_state_then_recovers() {
+    fault_keeps_state_then_recovers(Fault::Hang);
+}
+
+#[test]
+fn fault_reset_keeps_state_then_recovers() {
+    fault_keeps_state_then_recovers(Fault::Reset);
+}
+
+#[test]
+fn fault_500_keeps_state_then_recovers() {
+    fault_keeps_state_then_recovers(Fault::Status(500));
+}
+
+#[test]
+fn fault_429_keeps_state_then_recovers() {
+    fault_keeps_state_then_recovers(Fault::TooManyRequests { retry_after_secs: 1 });
+}
+
+#[test]
+fn fault_garbage_keeps_state_then_recovers() {
+    fault_keeps_state_then_recovers(Fault::Garbage);
+}
+
+#[test]
+fn never_known_state_is_503_with_a_reason_until_the_api_answers() {
+    let api = FakeApiServer::start();
+    api.add_node(NODE);
+    api.set_fault(Some(Fault::Status(500)));
+    let env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+    let svc = Service::start(&as_env(&env));
+    support::wait_for("an API request", FLIP, || (!api.requests().is_empty()).then_some(()));
+    let reason = wait_503_reason(&svc, FLIP);
+    assert!(reason.starts_with("node state unknown: "), "{reason}");
+    api.set_fault(None);
+    wait_health(&svc, 200, RECOVER);
+    drop(svc);
+}
+
+#[test]
+fn no_credentials_fails_the_api_checks_with_a_reason() {
+    let svc = Service::start(&[("NODE_NAME", NODE)]);
+    let reason = wait_503_reason(&svc, FLIP);
+    assert!(reason.contains("no Kubernetes credentials"), "{reason}");
+    assert_eq!(svc.get("/livez").status, 200);
+}
+
+#[test]
+fn staleness_limit_fails_health_when_the_api_stays_away() {
+    let r =
+        rig(FakeApiServer::builder(), &[("NODE_STATE_MAX_STALENESS_SECONDS", "2"), ("NODE_API_TIMEOUT_MS", "1000")]);
+    wait_health(&r.svc, 200, FLIP);
+    r.api.set_fault(Some(Fault::Status(500)));
+    r.api.drop_watches();
+    let reason = wait_503_reason(&r.svc, FLIP);
+    assert!(reason.starts_with("node state stale for "), "{reason}");
+    r.api.set_fault(None);
+    wait_health(&r.svc, 200, RECOVER);
+}
+
+#[test]
+fn deleted_node_is_503_and_a_recreated_one_is_followed() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    r.api.delete_node(NODE);
+    assert_eq!(wait_503_reason(&r.svc, FLIP), "node \"n1\" not found");
+    r.api.add_node(NODE);
+    wait_health(&r.svc, 200, FLIP);
+}
