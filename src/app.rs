@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::ServerConfig;
+
 use crate::checks::Ctx;
 use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
@@ -68,6 +70,13 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     let raw = Raw::new(|k| std::env::var(k).ok(), &flags)?;
     let config = Config::from_raw(&raw)?;
     log::set_json(config.log_format == LogFormat::Json);
+    // Before anything starts: bad TLS files are a one-line exit 2.
+    let tls = match (&command, &config.tls) {
+        (Command::Serve, Some(f)) => {
+            Some(tls::server_config(&f.cert, &f.key, f.client_ca.as_deref()).map_err(ConfigError)?)
+        }
+        _ => None,
+    };
     // Before any thread starts, so that every thread inherits the mask.
     sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     let metrics = Arc::new(Metrics::new());
@@ -76,7 +85,7 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),
-        _ => serve(runner, &raw),
+        _ => serve(runner, &raw, tls),
     }
 }
 
@@ -108,13 +117,8 @@ fn start_agent(addr: Option<std::net::IpAddr>, port: u16, shared: &Arc<Shared>) 
     Ok(())
 }
 
-fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
+fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Result<i32, Error> {
     let config = &runner.ctx().config;
-    let tls = match &config.tls {
-        // Unreadable or invalid files are configuration errors (exit 2), named by path.
-        Some(f) => Some(tls::server_config(&f.cert, &f.key, f.client_ca.as_deref()).map_err(ConfigError)?),
-        None => None,
-    };
     let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
         Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
     })?;

@@ -8,6 +8,7 @@ pub mod fake_http;
 pub mod kube_env;
 pub mod raw_http;
 pub mod service;
+pub mod tls_files;
 
 use std::time::{Duration, Instant};
 
