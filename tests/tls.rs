@@ -153,7 +153,9 @@ fn bad_tls_settings_exit_2_naming_the_problem() {
     let missing = dir.path().join("missing.pem");
     let other = ca.server(dir.path(), "other");
     let (c, k, g, m, ok) = (s(&good.cert), s(&good.key), s(&garbage), s(&missing), s(&other.key));
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    // (environment, words the one error line must contain)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         (&[("TLS_CERT_FILE", c)], &["TLS_CERT_FILE", "TLS_KEY_FILE"]),
         (&[("TLS_KEY_FILE", k)], &["TLS_CERT_FILE", "TLS_KEY_FILE"]),
         (&[("TLS_CLIENT_CA_FILE", c)], &["TLS_CLIENT_CA_FILE", "TLS_CERT_FILE"]),
