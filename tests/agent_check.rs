@@ -108,3 +108,32 @@ fn agent_port_equal_to_listen_port_is_a_config_error() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("AGENT_PORT") && stderr.contains("LISTEN_PORT"), "{stderr}");
 }
+
+#[test]
+fn cordon_drains_and_node_not_ready_is_down() {
+    use support::fake_apiserver::FakeApiServer;
+    use support::kube_env::{Creds, as_env, env_for};
+    let api = FakeApiServer::start();
+    api.add_node("n1");
+    let mut env = env_for(&api, "n1", Creds::KubeconfigTokenFile);
+    env.push(("AGENT_PORT".into(), "0".into()));
+    let svc = Service::start(&as_env(&env));
+    let agent = agent_addr(&svc);
+    // Default AGENT_CHECKS = DEFAULT_CHECKS (node_ready) + node_eligible.
+    let until = |want: &str| {
+        wait_for(&format!("agent says {want:?}"), Duration::from_secs(10), || {
+            let got = ask(agent, b"");
+            got.starts_with(want).then_some(got)
+        })
+    };
+    until("up ready\n");
+    api.cordon("n1", true);
+    until("up drain\n");
+    api.set_ready("n1", "False", "KubeletNotReady", "container runtime is down");
+    let line = until("down #");
+    assert_eq!(line, "down #node_ready: KubeletNotReady: container runtime is down\n");
+    api.set_ready("n1", "True", "KubeletReady", "kubelet is posting ready status");
+    until("up drain\n");
+    api.cordon("n1", false);
+    until("up ready\n");
+}
