@@ -5,6 +5,7 @@
 
 pub mod fake_apiserver;
 pub mod fake_http;
+pub mod haproxy;
 pub mod kube_env;
 pub mod raw_http;
 pub mod service;
