@@ -5,8 +5,11 @@
 set -eu
 
 PACKAGES="
+containerd
 iproute2
 util-linux
+mount
+dnsmasq-base
 "
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -71,7 +71,31 @@ pub const KNOBS: &[Knob] = &[
     ),
     knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
     // --- host checks (filesystem_ro, disk_pressure, network)
+    knob("HOST_ROOT", "/", "Where the host's / is mounted (container: /host/root); host paths are read below it"),
+    knob("HOST_PROC", "/proc", "Where the host's /proc is mounted (container: /host/proc, with hostPID)"),
+    knob(
+        "FILESYSTEM_RO_PATHS",
+        "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc",
+        "Host paths filesystem_ro requires writable (absent paths are skipped)",
+    ),
+    knob(
+        "DISK_PRESSURE_PATHS",
+        "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers",
+        "Host paths disk_pressure judges (absent paths skipped, each filesystem once)",
+    ),
+    knob("MIN_FREE_PERCENT", "10", "disk_pressure fails below this percentage of free space (f_bavail)"),
+    knob("MIN_FREE_INODES_PERCENT", "5", "disk_pressure fails below this percentage of free inodes (f_favail)"),
+    knob("NETWORK_DNS_NAME", "", "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)"),
+    knob("NETWORK_DNS_TIMEOUT_MS", "500", "Wait for a DNS answer (the next nameserver is tried halfway)"),
+    knob("NETWORK_GATEWAYS", "", "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip"),
+    knob("NETWORK_PING_TIMEOUT_MS", "500", "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)"),
     // --- container runtime
+    knob(
+        "CONTAINER_RUNTIME_ENDPOINT",
+        "",
+        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT",
+    ),
+    knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
     // --- operations (metrics, agent-check, TLS)
     knob(
         "AGENT_PORT",
@@ -208,6 +232,71 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// An absolute path (host paths are always absolute).
+    pub fn abs_path(&self, env: &str) -> Result<PathBuf, ConfigError> {
+        parse_abs_path(env, self.str(env))
+    }
+
+    /// A comma-separated list of absolute paths; may be empty (check does nothing).
+    pub fn abs_paths(&self, env: &str) -> Result<Vec<PathBuf>, ConfigError> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for item in self.list(env) {
+            if !item.starts_with('/') {
+                return Err(bad(env, &item, "expected comma-separated absolute paths"));
+            }
+            let p = PathBuf::from(item);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `NETWORK_DNS_NAME`: empty, or a DNS name we can put in a query (labels
+/// 1–63 bytes of letters, digits, `-`, `_`; at most 253 bytes).
+fn parse_dns_name(s: &str) -> Result<Option<String>, ConfigError> {
+    let name = s.trim_end_matches('.');
+    if name.is_empty() {
+        return if s.is_empty() { Ok(None) } else { Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name")) };
+    }
+    let ok = name.len() <= 253
+        && name.split('.').all(|l| {
+            (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(Some(name.to_ascii_lowercase()))
+    } else {
+        Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name such as kubernetes.default.svc.cluster.local"))
+    }
+}
+
+/// `NETWORK_GATEWAYS`: empty (default routes), `none`, or `ip,ip` where an
+/// IPv6 link-local address names its interface (`fe80::1%eth0`).
+fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
+    const ENV: &str = "NETWORK_GATEWAYS";
+    match s {
+        "" => return Ok(Gateways::DefaultRoutes),
+        "none" => return Ok(Gateways::Skip),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        let gw = crate::gateways::Gateway::parse(&item).ok_or_else(|| {
+            bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
+        })?;
+        if gw.is_link_local() && gw.dev.is_none() {
+            return Err(bad(ENV, &item, "a link-local gateway needs its interface, e.g. fe80::1%eth0"));
+        }
+        out.push(gw);
+    }
+    if out.is_empty() {
+        return Err(bad(ENV, s, "expected none or comma-separated IP addresses"));
+    }
+    Ok(Gateways::List(out))
+}
+
 pub fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
@@ -260,6 +349,18 @@ pub struct Config {
     pub agent_port: Option<u16>,
     pub agent_checks: Vec<&'static str>,
     pub tls: Option<TlsFiles>,
+    pub container_runtime_endpoint: Option<PathBuf>,
+    pub container_runtime_require_network: bool,
+    pub host_root: PathBuf,
+    pub host_proc: PathBuf,
+    pub filesystem_ro_paths: Vec<PathBuf>,
+    pub disk_pressure_paths: Vec<PathBuf>,
+    pub min_free_percent: f64,
+    pub min_free_inodes_percent: f64,
+    pub network_dns_name: Option<String>,
+    pub network_dns_timeout: Duration,
+    pub network_gateways: Gateways,
+    pub network_ping_timeout: Duration,
 }
 
 /// Where the /health listener's TLS material lives (checked, loaded and
@@ -269,6 +370,17 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: Option<PathBuf>,
+}
+
+/// Which gateways the `network` check pings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gateways {
+    /// The default routes' gateways from HOST_PROC/net/route and ipv6_route.
+    DefaultRoutes,
+    /// `NETWORK_GATEWAYS=none`: DNS only.
+    Skip,
+    /// An explicit list; IPv6 link-local addresses carry their interface.
+    List(Vec<crate::gateways::Gateway>),
 }
 
 impl Config {
@@ -334,6 +446,18 @@ impl Config {
             agent_port,
             agent_checks,
             tls: tls_files(raw)?,
+            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
+            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
+            host_root: raw.abs_path("HOST_ROOT")?,
+            host_proc: raw.abs_path("HOST_PROC")?,
+            filesystem_ro_paths: raw.abs_paths("FILESYSTEM_RO_PATHS")?,
+            disk_pressure_paths: raw.abs_paths("DISK_PRESSURE_PATHS")?,
+            min_free_percent: raw.percent("MIN_FREE_PERCENT")?,
+            min_free_inodes_percent: raw.percent("MIN_FREE_INODES_PERCENT")?,
+            network_dns_name: parse_dns_name(raw.str("NETWORK_DNS_NAME"))?,
+            network_dns_timeout: raw.millis("NETWORK_DNS_TIMEOUT_MS", 1, 60_000)?,
+            network_gateways: parse_gateways(raw.str("NETWORK_GATEWAYS"))?,
+            network_ping_timeout: raw.millis("NETWORK_PING_TIMEOUT_MS", 1, 60_000)?,
         })
     }
 
@@ -389,6 +513,24 @@ fn validate_node_name(name: &str) -> Result<(), ConfigError> {
     } else {
         Err(bad("NODE_NAME", name, "expected a lowercase DNS name (RFC 1123 subdomain), as Kubernetes Node names are"))
     }
+}
+
+/// crictl's convention: `unix:///path` or a bare absolute path. Other
+/// transports (tcp://, npipe://) are not CRI sockets we can reach.
+fn parse_cri_endpoint(s: &str) -> Result<Option<PathBuf>, ConfigError> {
+    const ENV: &str = "CONTAINER_RUNTIME_ENDPOINT";
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let path = s.strip_prefix("unix://").unwrap_or(s);
+    if !path.starts_with('/') {
+        return Err(bad(ENV, s, "expected unix:///absolute/path.sock or an absolute path"));
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+fn parse_abs_path(env: &str, s: &str) -> Result<PathBuf, ConfigError> {
+    if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
 }
 
 fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, ConfigError> {
@@ -547,6 +689,19 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet")], "CHECK_TIMEOUTS_MS"),
             (&[("NODE_NAME", "n1"), ("KUBELET_HEALTHZ_URL", "127.0.0.1:10248")], "KUBELET_HEALTHZ_URL"),
             (&[("NODE_NAME", "n1"), ("LISTEN_ADDRESS", "localhost")], "LISTEN_ADDRESS"),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host/root")], "HOST_ROOT"),
+            (&[("NODE_NAME", "n1"), ("HOST_PROC", "")], "HOST_PROC"),
+            (&[("NODE_NAME", "n1"), ("FILESYSTEM_RO_PATHS", "/var,var/log")], "FILESYSTEM_RO_PATHS"),
+            (&[("NODE_NAME", "n1"), ("DISK_PRESSURE_PATHS", "./x")], "DISK_PRESSURE_PATHS"),
+            (&[("NODE_NAME", "n1"), ("MIN_FREE_PERCENT", "101")], "MIN_FREE_PERCENT"),
+            (&[("NODE_NAME", "n1"), ("MIN_FREE_INODES_PERCENT", "x")], "MIN_FREE_INODES_PERCENT"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_NAME", "bad name")], "NETWORK_DNS_NAME"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_NAME", "a..b")], "NETWORK_DNS_NAME"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_DNS_TIMEOUT_MS", "0")], "NETWORK_DNS_TIMEOUT_MS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "gw.example")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", ",")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "fe80::1")], "NETWORK_GATEWAYS"),
+            (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
             (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
             (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
@@ -562,6 +717,13 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("TLS_CERT_FILE", "/c")], "TLS_KEY_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_KEY_FILE", "/k")], "TLS_CERT_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_CLIENT_CA_FILE", "/ca")], "TLS_CERT_FILE"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
+            (
+                &[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "maybe")],
+                "CONTAINER_RUNTIME_REQUIRE_NETWORK",
+            ),
+            (&[("NODE_NAME", "n1"), ("HOST_ROOT", "host")], "HOST_ROOT"),
         ];
         for (pairs, var) in cases {
             let err = config(pairs).unwrap_err();
@@ -583,6 +745,19 @@ mod tests {
         let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
         assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
         assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn cri_endpoint_forms() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.container_runtime_endpoint, None);
+        assert!(c.container_runtime_require_network);
+        for v in ["unix:///run/containerd/containerd.sock", "/run/containerd/containerd.sock"] {
+            let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", v)]).unwrap();
+            assert_eq!(c.container_runtime_endpoint, Some(PathBuf::from("/run/containerd/containerd.sock")));
+        }
+        let c = config(&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_REQUIRE_NETWORK", "false")]).unwrap();
+        assert!(!c.container_runtime_require_network);
     }
 
     #[test]
@@ -619,6 +794,33 @@ mod tests {
         assert_eq!(c.agent_port, Some(0));
         assert_eq!(c.agent_checks, ["kubelet"]);
         assert_eq!(c.tls, Some(TlsFiles { cert: "/c".into(), key: "/k".into(), client_ca: None }));
+    }
+
+    #[test]
+    fn host_check_knobs() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.host_root, PathBuf::from("/"));
+        assert_eq!(c.host_proc, PathBuf::from("/proc"));
+        assert_eq!(c.filesystem_ro_paths.len(), 6);
+        assert!(!c.filesystem_ro_paths.contains(&PathBuf::from("/")), "/ is not judged by default (ostree)");
+        assert_eq!(c.disk_pressure_paths[0], PathBuf::from("/"));
+        assert_eq!((c.min_free_percent, c.min_free_inodes_percent), (10.0, 5.0));
+        assert_eq!(c.network_dns_name, None);
+        assert_eq!(c.network_gateways, Gateways::DefaultRoutes);
+        let c = config(&[
+            ("NODE_NAME", "n1"),
+            ("NETWORK_DNS_NAME", "Ready.Example.Test."),
+            ("NETWORK_GATEWAYS", "192.0.2.1, fe80::1%lo,2001:db8::1"),
+            ("FILESYSTEM_RO_PATHS", ""),
+            ("MIN_FREE_PERCENT", "2.5"),
+        ])
+        .unwrap();
+        assert_eq!(c.network_dns_name.as_deref(), Some("ready.example.test"));
+        assert!(matches!(&c.network_gateways, Gateways::List(l) if l.len() == 3));
+        assert!(c.filesystem_ro_paths.is_empty());
+        assert_eq!(c.min_free_percent, 2.5);
+        let c = config(&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "none")]).unwrap();
+        assert_eq!(c.network_gateways, Gateways::Skip);
     }
 
     #[test]

@@ -6,10 +6,16 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+mod container_runtime;
 pub mod custom_conditions;
+mod disk_pressure;
+mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
 mod local_http;
+mod network;
+mod network_dns;
+mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
 mod okd_router;
@@ -92,19 +98,23 @@ pub struct Ctx {
     pub config: Config,
     /// The Node snapshot the API-backed checks read (kube::start).
     pub node: std::sync::Arc<crate::kube::NodeStore>,
+    /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
+    pub host: crate::host::HostPaths,
 }
 
 impl Ctx {
     /// Builds the context and starts what the checks read in the background.
     pub fn new(config: Config) -> Ctx {
+        let host = crate::host::HostPaths::from_config(&config);
         let node = crate::kube::start(&config);
-        Ctx { config, node }
+        Ctx { config, node, host }
     }
 
     /// A context over a given Node store, with no watcher behind it (tests).
     #[cfg(test)]
     pub fn with_node(config: Config, node: std::sync::Arc<crate::kube::NodeStore>) -> Ctx {
-        Ctx { config, node }
+        let host = crate::host::HostPaths::from_config(&config);
+        Ctx { config, node, host }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
@@ -129,6 +139,10 @@ pub static REGISTRY: &[Check] = &[
     kubelet::CHECK,
     okd_router::CHECK,
     kube_proxy::CHECK,
+    container_runtime::CHECK,
+    filesystem_ro::CHECK,
+    disk_pressure::CHECK,
+    network::CHECK,
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {

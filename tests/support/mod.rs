@@ -13,7 +13,7 @@ pub mod tls_files;
 
 use std::time::{Duration, Instant};
 
-#[allow(unused_imports)] // not every test binary uses every helper
+#[allow(unused_imports)] // each test file uses a different subset
 pub use service::{Response, Service, run_check_cli};
 
 /// Set by `.ci/run`: every end-to-end test that would skip must fail instead.
