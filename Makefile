@@ -22,5 +22,9 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
+# Benchmarks (numbers, not pass/fail): load balancer reaction time.
+bench:
+	./scripts/lb-reaction
+
 clean:
 	$(CARGO) clean

@@ -6,9 +6,12 @@ mod support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use support::Service;
+use support::fake_apiserver::FakeApiServer;
 use support::fake_http::{FakeHttp, Mode};
+use support::kube_env::{Creds, as_env, env_for};
+use support::{Service, wait_for};
 
 /// Runs `promtool check metrics` on `text`; returns its complaints, if any.
 fn promtool_problems(text: &str) -> Option<String> {
@@ -39,10 +42,20 @@ fn promtool_accepts_the_exposition() {
     if support::skip_unless_program("promtool") {
         return;
     }
+    // With the node watcher connected to the fake API, so that its
+    // families (added by the kube module at scrape time) carry samples too.
+    let api = FakeApiServer::start();
+    api.add_node("n1");
     let kubelet = FakeHttp::start(Mode::Answer(200, "ok".into()));
-    let url = kubelet.url("/healthz");
-    let svc = Service::start(&[("KUBELET_HEALTHZ_URL", &url), ("DEFAULT_CHECKS", "kubelet")]);
+    let mut env = env_for(&api, "n1", Creds::KubeconfigTokenFile);
+    env.push(("KUBELET_HEALTHZ_URL".into(), kubelet.url("/healthz")));
+    env.push(("DEFAULT_CHECKS".into(), "kubelet".into()));
+    let svc = Service::start(&as_env(&env));
+    wait_for("the node watch", Duration::from_secs(10), || {
+        (sample(&svc.get("/metrics").body, "node_readiness_node_watch_connected") == Some(1.0)).then_some(())
+    });
     // Every family with samples: pass and fail runs, several paths and codes.
+    assert_eq!(svc.get("/health?check=node_ready,node_eligible").status, 200);
     assert_eq!(svc.get("/health").status, 200);
     assert_eq!(svc.get("/health?check=okd_router_1936").status, 503);
     assert_eq!(svc.get("/nope").status, 404);
@@ -51,7 +64,14 @@ fn promtool_accepts_the_exposition() {
     assert_eq!(resp.status, 200);
     assert!(resp.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
     assert!(resp.body.contains("node_readiness_check_duration_seconds_bucket{check=\"kubelet\",le=\"+Inf\"} 1"));
-    assert!(resp.body.contains("node_readiness_build_info{version=\""));
+    for family in [
+        "node_readiness_build_info{version=\"",
+        "node_readiness_node_state_age_seconds ",
+        "node_readiness_node_watch_restarts_total{reason=",
+        "node_readiness_check_passed{check=\"node_ready\"} 1",
+    ] {
+        assert!(resp.body.contains(family), "no {family} in\n{}", resp.body);
+    }
     if let Some(problems) = promtool_problems(&resp.body) {
         panic!("promtool check metrics complains:\n{problems}\n--- exposition:\n{}", resp.body);
     }
