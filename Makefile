@@ -22,8 +22,11 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
-# Benchmarks (numbers, not pass/fail): load balancer reaction time.
+# Benchmarks (numbers for the README, not pass/fail tests): reaction time of
+# /health to Node changes in the fake API server (BENCH_PROFILE=dev skips
+# LTO), then of a real HAProxy marking the server DOWN/UP.
 bench:
+	./scripts/reaction-bench
 	./scripts/lb-reaction
 
 clean:

@@ -95,7 +95,7 @@ fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
     let ctx = runner.ctx();
     let names = names.unwrap_or_else(|| ctx.config.default_checks.clone());
     let longest = names.iter().map(|n| ctx.config.timeout_for(n)).max().unwrap_or_default();
-    ctx.prepare_one_shot(Instant::now() + longest);
+    ctx.prepare_one_shot(&names, Instant::now() + longest);
     let results = runner.run(&names);
     let (_, body) = report::health(&results);
     print!("{}", String::from_utf8_lossy(&body));

@@ -18,6 +18,8 @@ mod network_dns;
 mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
+#[cfg(test)]
+mod node_verdict_tests;
 mod okd_router;
 
 pub use custom_conditions::{ConditionRule, parse_condition_rules};
@@ -96,10 +98,10 @@ pub fn clean_reason(s: &str) -> String {
 /// Everything a check may read. Built once at start, shared by all threads.
 pub struct Ctx {
     pub config: Config,
-    /// The Node snapshot the API-backed checks read (kube::start).
-    pub node: std::sync::Arc<crate::kube::NodeStore>,
     /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
     pub host: crate::host::HostPaths,
+    /// The Node snapshot the API-backed checks read (kube::start).
+    pub node: std::sync::Arc<crate::kube::NodeStore>,
 }
 
 impl Ctx {
@@ -107,20 +109,17 @@ impl Ctx {
     pub fn new(config: Config) -> Ctx {
         let host = crate::host::HostPaths::from_config(&config);
         let node = crate::kube::start(&config);
-        Ctx { config, node, host }
-    }
-
-    /// A context over a given Node store, with no watcher behind it (tests).
-    #[cfg(test)]
-    pub fn with_node(config: Config, node: std::sync::Arc<crate::kube::NodeStore>) -> Ctx {
-        let host = crate::host::HostPaths::from_config(&config);
-        Ctx { config, node, host }
+        Ctx { config, host, node }
     }
 
     /// Before a one-shot run (`check` subcommand): wait, at most until
     /// `deadline`, for background state (the Node snapshot) to arrive.
-    pub fn prepare_one_shot(&self, deadline: std::time::Instant) {
-        self.node.wait_first(deadline);
+    /// Only waits when one of `names` reads the Node snapshot.
+    pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
+        const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
+        if names.iter().any(|n| NODE_CHECKS.contains(n)) {
+            self.node.wait_first(deadline);
+        }
     }
 }
 

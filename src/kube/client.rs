@@ -22,7 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
 
+use ureq::unversioned::transport::DefaultConnector;
+
 use super::config::{ApiConfig, ClientCertSource, PemSource, TokenSource};
+use super::connect_to::{ConnectTo, rewrite};
 use super::status::http_error_reason;
 
 /// A token read from a file is trusted for this long before it is re-read.
@@ -74,6 +77,13 @@ impl std::fmt::Display for ApiError {
 
 pub struct Client {
     api: ApiConfig,
+    /// Scheme, host, port and path prefix requests go to (the host is the
+    /// kubeconfig's tls-server-name when it sets one).
+    base: String,
+    connect_to: Option<ConnectTo>,
+    /// How many times agents were built (a client certificate change
+    /// rebuilds them).
+    agents_built: u64,
     request_timeout: Duration,
     watch_idle: Duration,
     token: Option<(String, Instant)>,
@@ -135,11 +145,21 @@ impl Client {
     /// `request_timeout` bounds a list/get; `watch_idle` is how long an open
     /// watch may stay silent before it is presumed dead.
     pub fn new(api: ApiConfig, request_timeout: Duration, watch_idle: Duration) -> Client {
-        Client { api, request_timeout, watch_idle, token: None, agents: None }
+        let (base, connect_to) = match api.tls_server_name.as_deref().map(|n| rewrite(&api.server, n)) {
+            Some(Ok((base, to))) => (base, Some(to)),
+            Some(Err(e)) => {
+                crate::log::warn(&format!("ignoring tls-server-name: {e}"));
+                (api.server.clone(), None)
+            }
+            None => (api.server.clone(), None),
+        };
+        Client { api, base, connect_to, agents_built: 0, request_timeout, watch_idle, token: None, agents: None }
     }
 
-    pub fn server(&self) -> &str {
-        &self.api.server
+    /// How many times the agents were built (tests: certificate reload).
+    #[cfg(test)]
+    pub fn agents_built(&self) -> u64 {
+        self.agents_built
     }
 
     /// GET `path` (with query) and decode the JSON body of a 200.
@@ -170,7 +190,7 @@ impl Client {
             let token = self.token(attempt > 0)?;
             let agents = self.agents.as_ref().expect("agents built above");
             let agent = if watch { &agents.watch } else { &agents.request };
-            let mut req = agent.get(format!("{}{path}", self.api.server)).header("Accept", "application/json");
+            let mut req = agent.get(format!("{}{path}", self.base)).header("Accept", "application/json");
             if let Some(t) = &token {
                 req = req.header("Authorization", format!("Bearer {t}"));
             }
@@ -225,9 +245,10 @@ impl Client {
         {
             return Ok(());
         }
-        match build_agents(&self.api, self.request_timeout, self.watch_idle) {
+        match build_agents(&self.api, self.connect_to.as_ref(), self.request_timeout, self.watch_idle) {
             Ok((request, watch)) => {
                 self.agents = Some(Agents { request, watch, cert_stamp: stamp });
+                self.agents_built += 1;
                 Ok(())
             }
             Err(e) if self.agents.is_some() => {
@@ -256,6 +277,7 @@ fn cert_stamp(c: &ClientCertSource) -> CertStamp {
 
 fn build_agents(
     api: &ApiConfig,
+    connect_to: Option<&ConnectTo>,
     timeout: Duration,
     watch_idle: Duration,
 ) -> Result<(ureq::Agent, ureq::Agent), String> {
@@ -273,19 +295,22 @@ fn build_agents(
             .timeout_per_write(Some(timeout))
             .max_idle_connections_per_host(2)
     };
-    let request = base(ureq::Agent::config_builder())
-        .timeout_global(Some(timeout))
-        .timeout_per_read(Some(timeout))
-        .build()
-        .new_agent();
+    let agent = |config: ureq::config::Config| match connect_to {
+        Some(to) => ureq::Agent::with_parts(config, DefaultConnector::new(), to.clone()),
+        None => ureq::Agent::new_with_config(config),
+    };
+    let request = agent(
+        base(ureq::Agent::config_builder()).timeout_global(Some(timeout)).timeout_per_read(Some(timeout)).build(),
+    );
     // A watch lasts up to timeoutSeconds (≤ 10 min) by design: no total
     // deadline, only the idle bound per read.
-    let watch = base(ureq::Agent::config_builder())
-        .timeout_global(None)
-        .timeout_recv_body(None)
-        .timeout_per_read(Some(watch_idle))
-        .build()
-        .new_agent();
+    let watch = agent(
+        base(ureq::Agent::config_builder())
+            .timeout_global(None)
+            .timeout_recv_body(None)
+            .timeout_per_read(Some(watch_idle))
+            .build(),
+    );
     Ok((request, watch))
 }
 

@@ -5,13 +5,26 @@
 //!
 //! [`usable_node`] is the outage policy of design §3, shared by every
 //! API-backed check.
+//!
+//! Files: `config` finds credentials (kubeconfig / in-cluster), `client`
+//! speaks HTTP to the API server (`connect_to` for tls-server-name, `status`
+//! for error bodies), `protocol` is the list/watch wire format, `watch` the
+//! thread, `backoff` its retry delays, `store` the published snapshot and
+//! stats, `metrics` their /metrics families, `node` the Node fields we read.
 
+mod backoff;
 pub mod client;
+#[cfg(test)]
+mod client_tests;
 pub mod config;
+mod connect_to;
 pub mod metrics;
 pub mod node;
+pub mod protocol;
 pub mod status;
 mod store;
+#[cfg(test)]
+mod test_server;
 pub mod watch;
 #[cfg(test)]
 mod watch_loop_tests;

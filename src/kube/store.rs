@@ -92,6 +92,7 @@ impl WatchStats {
         Verb::ALL.iter().map(|v| (v.label(), self.requests[*v as usize].load(Ordering::Relaxed))).collect()
     }
 
+    #[cfg(test)]
     pub fn request_count(&self, verb: Verb) -> u64 {
         self.requests[verb as usize].load(Ordering::Relaxed)
     }

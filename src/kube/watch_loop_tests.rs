@@ -3,99 +3,15 @@
 //! 410 → relist, a silent watch → replaced, 403 → GET polling. The faithful
 //! HTTPS fake API server lives in tests/support; this only pins the loop.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::store::Verb;
+use super::test_server::{Reply, Server};
 use super::{NodeState, NodeStore, Presence};
 use crate::checks::{Outcome, node_ready};
 use crate::config::test_config;
-
-/// What the scripted server answers to one request.
-enum Reply {
-    Json(u16, String),
-    /// Chunked watch: these event lines, then hold the stream open (never
-    /// sending another byte) until the test ends.
-    Stream(Vec<String>),
-}
-
-type Script = Box<dyn Fn(&str, usize) -> Reply + Send>;
-
-/// Serves requests with `script(path_and_query, request_index)`; records paths.
-struct Server {
-    port: u16,
-    paths: Arc<Mutex<Vec<String>>>,
-    _hold: mpsc::Sender<()>,
-}
-
-impl Server {
-    fn start(script: Script) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let paths = Arc::new(Mutex::new(Vec::new()));
-        let (hold_tx, hold_rx) = mpsc::channel::<()>();
-        let hold_rx = Arc::new(Mutex::new(hold_rx));
-        let p = paths.clone();
-        std::thread::spawn(move || {
-            for (i, conn) in listener.incoming().enumerate() {
-                let Ok(conn) = conn else { return };
-                let path = match read_request(&conn) {
-                    Some(p) => p,
-                    None => continue,
-                };
-                p.lock().unwrap().push(path.clone());
-                let reply = script(&path, i);
-                let hold = hold_rx.clone();
-                std::thread::spawn(move || write_reply(conn, reply, hold));
-            }
-        });
-        Server { port, paths, _hold: hold_tx }
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.paths.lock().unwrap().clone()
-    }
-}
-
-fn read_request(conn: &TcpStream) -> Option<String> {
-    let mut r = BufReader::new(conn.try_clone().ok()?);
-    let mut first = String::new();
-    r.read_line(&mut first).ok()?;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    first.split_whitespace().nth(1).map(str::to_string)
-}
-
-fn write_reply(mut conn: TcpStream, reply: Reply, hold: Arc<Mutex<mpsc::Receiver<()>>>) {
-    match reply {
-        Reply::Json(code, body) => {
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-        Reply::Stream(lines) => {
-            let _ =
-                write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
-            for l in lines {
-                let l = format!("{l}\n");
-                let _ = write!(conn, "{:x}\r\n{l}\r\n", l.len());
-            }
-            let _ = conn.flush();
-            // Hold the stream open until the server is dropped.
-            let _ = hold.lock().map(|rx| rx.recv());
-        }
-    }
-}
 
 fn node_json(rv: u64, ready: &str, reason: &str) -> String {
     serde_json::json!({"kind": "Node", "apiVersion": "v1",
@@ -149,7 +65,8 @@ fn ready_verdict(s: &NodeState) -> Outcome {
 
 #[test]
 fn list_then_watch_event_flips_node_ready() {
-    let server = Server::start(Box::new(|path, _| {
+    let server = Server::start(Box::new(|req| {
+        let path = req.path.as_str();
         if path.contains("watch=1") {
             Reply::Stream(vec![
                 r#"{"type":"BOOKMARK","object":{"kind":"Node","metadata":{"resourceVersion":"11"}}}"#.into(),
@@ -176,7 +93,8 @@ fn expired_watch_relists_and_silent_watch_is_replaced() {
     // Watch #1 → ERROR 410 (relist); list #2; watch #2 silent → idle → watch #3 resumes from RV 20.
     let calls = Arc::new(Mutex::new(0u32));
     let c = calls.clone();
-    let server = Server::start(Box::new(move |path, _| {
+    let server = Server::start(Box::new(move |req| {
+        let path = req.path.as_str();
         if path.contains("watch=1") && path.ends_with("resourceVersion=10") {
             Reply::Stream(vec![
                 r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 10 (15)","reason":"Expired","code":410}}"#.into(),
@@ -204,7 +122,8 @@ fn expired_watch_relists_and_silent_watch_is_replaced() {
 
 #[test]
 fn forbidden_list_falls_back_to_get_polling() {
-    let server = Server::start(Box::new(|path, _| {
+    let server = Server::start(Box::new(|req| {
+        let path = req.path.as_str();
         if path == "/api/v1/nodes/n1" {
             Reply::Json(200, node_json(5, "True", "KubeletReady"))
         } else {
@@ -227,7 +146,8 @@ fn forbidden_list_falls_back_to_get_polling() {
 
 #[test]
 fn node_absent_from_the_list_is_not_found() {
-    let server = Server::start(Box::new(|path, _| {
+    let server = Server::start(Box::new(|req| {
+        let path = req.path.as_str();
         if path.contains("watch=1") {
             Reply::Stream(vec![])
         } else {
