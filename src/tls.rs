@@ -199,7 +199,13 @@ impl Read for TlsConn {
             let processed = self.tls.process_new_packets();
             // Send what the handshake produced, or the alert on an error.
             let sent = self.send_pending();
-            processed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if let Err(e) = processed {
+                // A load balancer with the wrong CA or client certificate
+                // shows up here and nowhere else: say so, once a minute.
+                let peer = self.sock.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                log::warn_limited("tls-handshake", &format!("TLS with {peer} failed: {e}"));
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
             sent?;
         }
     }

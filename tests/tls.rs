@@ -74,6 +74,7 @@ fn client_certificate_required_with_client_ca() {
     let with = https_get(svc.addr, client_config(&ca_file, Some(&haproxy)), "/health");
     assert_eq!(parse(&with.response.expect("HTTPS with a client certificate")).status, 200);
     assert_eq!(kubelet.hits(), 1, "refused clients never reach the checks");
+    assert!(svc.log().contains("TLS with 127.0.0.1 failed"), "refusals are logged: {}", svc.log());
 }
 
 #[test]
