@@ -2,10 +2,12 @@
 //! line, then the connection is closed.
 //!
 //! - `up ready` — every AGENT_CHECKS check passed;
-//! - `up drain` — the only failing check is `node_eligible` (cordoned, being
-//!   deleted): HAProxy keeps existing sessions and sends no new ones. "up" is
-//!   said too so that a node that was `down` and is now only cordoned shows
-//!   DRAIN, not DOWN; `ready` lifts the drain again once it passes;
+//! - `up drain` — the only failing check is `node_eligible`, and it failed
+//!   for sure (cordoned, being deleted; not "could not tell"): HAProxy keeps
+//!   existing sessions and sends no new ones. "up" is said too because after
+//!   a `down` HAProxy keeps the server DOWN until the agent says `up`: a node
+//!   that recovers while cordoned must show DRAIN, not stay DOWN (checked
+//!   against HAProxy 2.6). `ready` lifts the drain once node_eligible passes;
 //! - `down #<check>: <reason>` — anything else; the text after `#` is what
 //!   HAProxy shows in its stats and logs.
 //!
@@ -17,6 +19,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use crate::checks::Outcome;
 use crate::runner::CheckResult;
 use crate::server::{Shared, WRITE_TIMEOUT};
 
@@ -60,7 +63,8 @@ pub fn reply(results: &[CheckResult]) -> String {
     match failing.as_slice() {
         [] if !results.is_empty() => "up ready\n".to_string(),
         [] => "down #no checks selected\n".to_string(),
-        [only] if only.name == DRAIN_CHECK => "up drain\n".to_string(),
+        // Only a definite "not eligible"; could-not-tell is down like any other.
+        [only] if only.name == DRAIN_CHECK && matches!(only.outcome, Outcome::Fail(_)) => "up drain\n".to_string(),
         _ => {
             // Name the first failure that is not the drain check: that one is why we are down.
             let first = failing.iter().find(|r| r.name != DRAIN_CHECK).unwrap_or(&failing[0]);
@@ -91,7 +95,6 @@ fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Outcome;
 
     fn r(name: &'static str, outcome: Outcome) -> CheckResult {
         CheckResult { name, outcome, duration: Duration::ZERO }
@@ -112,6 +115,10 @@ mod tests {
             "down #kubelet: timed out after 1000 ms\n"
         );
         assert_eq!(reply(&[]), "down #no checks selected\n");
+        assert_eq!(
+            reply(&[pass("node_ready"), r("node_eligible", Outcome::unknown("timed out after 1000 ms"))]),
+            "down #node_eligible: timed out after 1000 ms\n"
+        );
     }
 
     #[test]
