@@ -371,3 +371,62 @@ fn real_node_objects_flow_through_the_watch_to_their_verdicts() {
         });
     }
 }
+
+#[test]
+fn cordon_and_a_node_problem_condition_flip_their_checks() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    let check = |q: &str, code: u16| {
+        support::wait_for(&format!("{q} {code}"), FLIP, || {
+            let h = r.svc.get(&format!("/health?check={q}"));
+            (h.status == code).then_some(h)
+        })
+    };
+    r.api.cordon(NODE, true);
+    let h = check("node_eligible", 503);
+    assert!(h.reason("node_eligible").unwrap().contains("cordon"), "{}", h.body);
+    assert_eq!(r.svc.get("/health").status, 200, "node_ready alone still passes on a cordoned node");
+    r.api.cordon(NODE, false);
+    check("node_eligible", 200);
+    r.api.set_condition(
+        NODE,
+        "KernelDeadlock",
+        "True",
+        "DockerHung",
+        "task docker:7 blocked for more than 300 seconds",
+    );
+    let h = check("custom_conditions", 503);
+    assert!(h.reason("custom_conditions").unwrap().contains("KernelDeadlock"), "{}", h.body);
+    r.api.set_condition(NODE, "KernelDeadlock", "False", "KernelHasNoDeadlock", "kernel has no deadlock");
+    check("custom_conditions", 200);
+}
+
+/// The value of a metric line `name{labels} value` (or `name value`) in /metrics.
+fn metric(svc: &Service, series: &str) -> Option<f64> {
+    let body = svc.get("/metrics").body;
+    body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_agree_with_what_the_api_server_saw() {
+    let r = rig(FakeApiServer::builder(), &[]);
+    wait_health(&r.svc, 200, FLIP);
+    support::wait_for("watch connected", FLIP, || {
+        (metric(&r.svc, "node_readiness_node_watch_connected") == Some(1.0)).then_some(())
+    });
+    let list = metric(&r.svc, "node_readiness_node_api_requests_total{verb=\"list\"}");
+    assert_eq!(list, Some(r.api.count(Verb::List) as f64));
+    r.api.drop_watches();
+    support::wait_for("a second watch", RECOVER, || (r.api.count(Verb::Watch) >= 2).then_some(()));
+    support::wait_for("the watch counter to follow", FLIP, || {
+        let w = metric(&r.svc, "node_readiness_node_api_requests_total{verb=\"watch\"}")?;
+        (w == r.api.count(Verb::Watch) as f64).then_some(())
+    });
+    let body = r.svc.get("/metrics").body;
+    let restarts: f64 = body
+        .lines()
+        .filter(|l| l.starts_with("node_readiness_node_watch_restarts_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(restarts >= 1.0, "a dropped watch counts as a restart:\n{body}");
+}
