@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::fake_http::{FakeHttp, Mode};
-use support::tls_files::{TestCa, client_config, https_get};
+use support::tls_files::{TestCa, client_config, client_config_versions, https_get};
 use support::{Response, Service, TempDir, run_check_cli, wait_for};
 
 fn start(kubelet: &FakeHttp, tls: &[(&str, &str)]) -> Service {
@@ -42,6 +42,9 @@ fn health_over_https() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["status"], "ready");
     assert_eq!(got.peer_cert, Some(server.cert_der()));
+    // TLS 1.2 clients (older F5 monitors) are served too.
+    let tls12 = client_config_versions(&ca_file, None, &[&rustls::version::TLS12]);
+    assert_eq!(parse(&https_get(svc.addr, tls12, "/health").response.expect("TLS 1.2")).status, 200);
 
     // Plain HTTP on the TLS port gets no HTTP answer.
     let raw = support::service::exchange(svc.addr, b"GET /health HTTP/1.0\r\n\r\n", Duration::from_secs(10));

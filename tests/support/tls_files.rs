@@ -89,13 +89,22 @@ impl TestCa {
 
 /// A rustls client config trusting `ca_file`, presenting `client` if given.
 pub fn client_config(ca_file: &Path, client: Option<&Pair>) -> Arc<ClientConfig> {
+    client_config_versions(ca_file, client, rustls::DEFAULT_VERSIONS)
+}
+
+/// Same, limited to the given TLS versions (e.g. only TLS 1.2).
+pub fn client_config_versions(
+    ca_file: &Path,
+    client: Option<&Pair>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca_file).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
     let mut config = match client {
