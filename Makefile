@@ -22,10 +22,12 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
-# Reaction time of /health to Node changes in the fake API server (p50/p99);
-# a measurement for the README, not a test. BENCH_PROFILE=dev skips LTO.
+# Benchmarks (numbers for the README, not pass/fail tests): reaction time of
+# /health to Node changes in the fake API server (BENCH_PROFILE=dev skips
+# LTO), then of a real HAProxy marking the server DOWN/UP.
 bench:
 	./scripts/reaction-bench
+	./scripts/lb-reaction
 
 clean:
 	$(CARGO) clean

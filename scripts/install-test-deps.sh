@@ -4,12 +4,16 @@
 # it does nothing and those tests skip (outside CI) with a one-line reason.
 set -eu
 
+# haproxy: tests/haproxy.rs and scripts/lb-reaction; prometheus: only its
+# `promtool check metrics` (tests/metrics.rs), the server is never started.
 PACKAGES="
 containerd
 iproute2
 util-linux
 mount
 dnsmasq-base
+haproxy
+prometheus
 "
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
