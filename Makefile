@@ -51,5 +51,12 @@ image: static
 		--build-arg SOURCE=$(IMAGE_SOURCE) --build-arg LICENSES=$(IMAGE_LICENSES) \
 		$(TARGET_DIR)/image-context
 
+# Benchmarks (numbers for the README, not pass/fail tests): reaction time of
+# /health to Node changes in the fake API server (BENCH_PROFILE=dev skips
+# LTO), then of a real HAProxy marking the server DOWN/UP.
+bench:
+	./scripts/reaction-bench
+	./scripts/lb-reaction
+
 clean:
 	$(CARGO) clean

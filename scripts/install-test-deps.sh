@@ -4,18 +4,23 @@
 # it does nothing and those tests skip (outside CI) with a one-line reason.
 set -eu
 
+# haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
+# prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
+# is never started. buildah, keepalived, musl-tools, mount, systemd:
+# tests/packaging.rs (image, keepalived example, static build, chroot,
+# systemd-analyze verify).
 PACKAGES="
 buildah
 containerd
+dnsmasq-base
 haproxy
 iproute2
 keepalived
 mount
 musl-tools
+prometheus
 systemd
 util-linux
-mount
-dnsmasq-base
 "
 # kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any
 # recent one) is used when present; Debian's kubernetes-client only when none

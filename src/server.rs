@@ -8,20 +8,26 @@
 //! requests per connection, connections overall and per client address
 //! (excess connections are closed at once, never queued), and accept()
 //! errors are logged, backed off and survived.
+//!
+//! With TLS configured the same code serves [`TlsConn`]s: [`Conn`] is the
+//! little a connection needs besides Read + Write, and the head deadline
+//! bounds the handshake too (it is part of the first read).
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustls::ServerConfig;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::http::{self, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
 use crate::log;
 use crate::routes;
 use crate::runner::Runner;
+use crate::tls::TlsConn;
 
 /// The whole request head must arrive within this time of its first byte
 /// (or of accept, for the first request).
@@ -71,6 +77,21 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// A connection the HTTP code can serve: a plain socket, or TLS over one.
+pub trait Conn: Read + Write {
+    /// Bounds each following `read` call as a whole (TLS: handshake included).
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// What a listener does with an admitted connection (HTTP, or the agent).
+pub type Handler = fn(TcpStream, &Shared);
+
 /// Connection limits, from the config.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -82,6 +103,7 @@ pub struct Limits {
 pub struct Shared {
     runner: Arc<Runner>,
     limits: Limits,
+    tls: Option<Arc<ServerConfig>>,
     open: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
     in_flight: AtomicUsize,
@@ -90,10 +112,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(runner: Arc<Runner>, limits: Limits) -> Arc<Shared> {
+    /// `tls`: serve HTTPS instead of HTTP on the /health listener.
+    pub fn new(runner: Arc<Runner>, limits: Limits, tls: Option<Arc<ServerConfig>>) -> Arc<Shared> {
         Arc::new(Shared {
             runner,
             limits,
+            tls,
             open: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
@@ -118,6 +142,17 @@ impl Shared {
         self.in_flight.load(Ordering::SeqCst) + self.unanswered.load(Ordering::SeqCst)
     }
 
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Counts a request as in flight until the guard drops (shutdown waits).
+    pub fn begin_request(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Unanswered::request_arrived(); // counted by in_flight from here on
+        InFlight(self)
+    }
+
     /// Takes a connection slot for `ip`, or `None` when a limit is reached.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admission> {
         let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,6 +166,15 @@ impl Shared {
         *n += 1;
         self.open.fetch_add(1, Ordering::SeqCst);
         Some(Admission { shared: self.clone(), ip })
+    }
+}
+
+/// A request being handled; see [`Shared::begin_request`].
+pub struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -186,9 +230,15 @@ impl Drop for Unanswered {
     }
 }
 
-/// Accepts until shutdown. Never returns on accept() errors: they are
-/// logged (rate-limited) and backed off.
+/// Serves HTTP (or HTTPS) on `listener` until shutdown.
 pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
+    serve_with(listener, shared, handle_http);
+}
+
+/// Accepts until shutdown, handing each admitted connection to `handler` on
+/// its own thread. Never returns on accept() errors: they are logged
+/// (rate-limited) and backed off.
+pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     while !shared.stopping() {
         let (stream, peer) = match listener.accept() {
@@ -220,7 +270,7 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
         let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
             let _admission = admission;
             unanswered.hold();
-            handle_connection(stream, &conn_shared);
+            handler(stream, &conn_shared);
         });
         if let Err(e) = spawned {
             log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
@@ -228,10 +278,21 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// Serves requests on one connection until close, a limit or an error.
-fn handle_connection(mut stream: TcpStream, shared: &Shared) {
+/// Plain HTTP, or HTTPS when TLS is configured.
+fn handle_http(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    match &shared.tls {
+        None => handle_connection(stream, shared),
+        Some(config) => match TlsConn::new(config, stream) {
+            Ok(conn) => handle_connection(conn, shared),
+            Err(e) => log::warn_limited("tls-conn", &format!("cannot start a TLS connection: {e}")),
+        },
+    }
+}
+
+/// Serves requests on one connection until close, a limit or an error.
+fn handle_connection(mut stream: impl Conn, shared: &Shared) {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first_byte_deadline = Instant::now() + HEAD_TIMEOUT;
     for served in 1..=MAX_REQUESTS_PER_CONNECTION {
@@ -250,12 +311,11 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             let _ = http::write_response(&mut stream, &resp, false, false);
             return;
         }
-        shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        Unanswered::request_arrived(); // counted by in_flight from here on
+        let request = shared.begin_request();
         let (resp, label) = routes::handle(&req, &shared.runner);
         let keep_alive = req.keep_alive && served < MAX_REQUESTS_PER_CONNECTION && !shared.stopping();
         let written = http::write_response(&mut stream, &resp, req.method == "HEAD", keep_alive);
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        drop(request);
         shared.runner.metrics().request_served(label, resp.status);
         if written.is_err() || !keep_alive {
             return;
@@ -277,7 +337,7 @@ fn error_body(status: u16) -> Vec<u8> {
 /// Reads until `buf` holds a full request head. `Ok(None)`: the client closed
 /// or was too slow (close silently). `Err(status)`: answer and close.
 fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut impl Conn,
     buf: &mut Vec<u8>,
     first_byte_deadline: Instant,
 ) -> Result<Option<http::Request>, u16> {
@@ -319,7 +379,7 @@ fn read_head(
 }
 
 /// Reads and drops a request body; false when it is too large to bother.
-fn discard_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
+fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, len: u64) -> bool {
     if len > MAX_BODY_BYTES {
         return false;
     }
