@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::fake_apiserver::FakeApiServer;
 use support::fake_http::{FakeHttp, Mode};
+use support::kube_env::{Creds, as_env, env_for};
 use support::service::{BIN, exchange};
 use support::{Response, Service, TempDir, skip, skip_unless_program, skip_unless_root, wait_for};
 
@@ -698,6 +700,16 @@ fn tmsh_string(text: &str, key: &str) -> String {
     out
 }
 
+/// A service on node `n1` of a fake API server, its kubelet check pointed at
+/// `kubelet`: the real inputs of the examples' `node_ready,kubelet`.
+fn service_behind_an_lb(api: &FakeApiServer, kubelet: &FakeHttp) -> Service {
+    api.add_node("n1");
+    let mut env = env_for(api, "n1", Creds::KubeconfigTokenFile);
+    env.push(("KUBELET_HEALTHZ_URL".into(), kubelet.url("/healthz")));
+    env.push(("CHECK_MIN_INTERVAL_MS".into(), "0".into()));
+    Service::start(&as_env(&env))
+}
+
 #[test]
 fn f5_receive_string_matches_ready_answers_and_never_not_ready_ones() {
     let text = read("examples/f5-monitor.tmsh");
@@ -707,32 +719,32 @@ fn f5_receive_string_matches_ready_answers_and_never_not_ready_ones() {
     // so a plain substring search is the same match.
     assert!(!recv.contains(['.', '[', ']', '(', ')', '*', '+', '?', '{', '}', '|', '^', '$', '\\']), "{recv}");
     assert!(send.ends_with("\r\n\r\n") && send.contains("\r\nHost: ") && send.contains("\r\nConnection: close\r\n"));
+    assert!(send.starts_with("GET /health?check=node_ready,kubelet HTTP/1.1\r\n"), "{send:?}");
 
+    let api = FakeApiServer::start();
     let kubelet = FakeHttp::start(Mode::Answer(200, "ok".into()));
-    let url = kubelet.url("/healthz");
-    let svc = Service::start(&[("KUBELET_HEALTHZ_URL", url.as_str()), ("CHECK_MIN_INTERVAL_MS", "0")]);
-    let path = send.split(' ').nth(1).unwrap();
-    let checks = path.split("check=").nth(1).unwrap();
-    // Exercise the monitor's request with the checks it names; node_ready
-    // needs the API, so it is swapped for kubelet, which a fake serves here.
-    let local_send = send.replace(checks, "kubelet");
-
-    let answer = |expect: u16| -> String {
-        // F5 reads until the server closes (Connection: close).
-        let raw = exchange(svc.addr, local_send.as_bytes(), Duration::from_secs(10));
-        let (resp, _) = Response::parse(&raw).expect("complete response");
-        assert_eq!(resp.status, expect, "{resp:?}");
-        String::from_utf8_lossy(&raw).into()
+    let svc = service_behind_an_lb(&api, &kubelet);
+    // The monitor's exact request; F5 reads until the server closes.
+    let answer_with = |status: u16| -> String {
+        wait_for(&format!("a {status} answer to the F5 send string"), Duration::from_secs(10), || {
+            let raw = exchange(svc.addr, send.as_bytes(), Duration::from_secs(10));
+            let (resp, _) = Response::parse(&raw)?;
+            (resp.status == status).then(|| String::from_utf8_lossy(&raw).into_owned())
+        })
     };
-    let ready = answer(200);
+    let ready = answer_with(200);
     assert!(ready.contains(&recv), "recv {recv:?} does not match a 200 answer:\n{ready}");
-    kubelet.set(Mode::Answer(500, "down".into()));
-    let not_ready = answer(503);
-    assert!(not_ready.contains("not-ready"));
+    // Node NotReady in the API: 503, and the receive string must not match.
+    api.set_ready("n1", "False", "KubeletNotReady", "container runtime is down");
+    let not_ready = answer_with(503);
+    assert!(not_ready.contains("not-ready") && not_ready.contains("KubeletNotReady"), "{not_ready}");
     assert!(!not_ready.contains(&recv), "recv {recv:?} matches a 503 answer:\n{not_ready}");
-    // The monitor's own check list is one the service knows.
-    let known = svc.get(&format!("/health?check={checks}"));
-    assert_ne!(known.status, 400, "{known:?}");
+    // Node Ready again but the kubelet down: 503 too.
+    api.set_ready("n1", "True", "KubeletReady", "kubelet is posting ready status");
+    answer_with(200);
+    kubelet.set(Mode::Answer(500, "down".into()));
+    let kubelet_down = answer_with(503);
+    assert!(!kubelet_down.contains(&recv), "recv {recv:?} matches a 503 answer:\n{kubelet_down}");
 }
 
 #[test]
@@ -846,7 +858,8 @@ fn haproxy_server_state(socket: &Path, backend: &str, server: &str) -> Option<(S
 }
 
 /// A real HAProxy with the example's health-check lines (faster interval)
-/// takes a server out when the endpoint answers 503 and puts it back on 200.
+/// takes a node out when the API says NotReady or its kubelet dies, and puts
+/// it back when the endpoint answers 200 again.
 #[test]
 fn haproxy_with_the_example_check_follows_the_endpoint() {
     if skip_unless_program("haproxy") {
@@ -861,14 +874,12 @@ fn haproxy_with_the_example_check_follows_the_endpoint() {
             .unwrap_or_else(|| panic!("no {prefix}"))
             .to_string()
     };
-    // node_ready needs the API server; the kubelet check alone is served here.
-    let httpchk = line("option httpchk").replace("node_ready,kubelet", "kubelet");
-    assert!(httpchk.ends_with("check=kubelet"), "{httpchk}");
+    let httpchk = line("option httpchk");
     let expect = line("http-check expect");
 
+    let api = FakeApiServer::start();
     let kubelet = FakeHttp::start(Mode::Answer(200, "ok".into()));
-    let url = kubelet.url("/healthz");
-    let svc = Service::start(&[("KUBELET_HEALTHZ_URL", url.as_str()), ("CHECK_MIN_INTERVAL_MS", "0")]);
+    let svc = service_behind_an_lb(&api, &kubelet);
     let traffic = FakeHttp::start(Mode::Answer(200, "the service behind the LB".into()));
     let tmp = TempDir::new("haproxy");
     let socket = tmp.path().join("stats.sock");
@@ -909,11 +920,15 @@ fn haproxy_with_the_example_check_follows_the_endpoint() {
     };
     let (_, check) = state("UP");
     assert_eq!(check, "L7OK");
-    kubelet.set(Mode::Answer(500, "kubelet down".into()));
+    // The API marks the node NotReady: HAProxy takes it out on the 503.
+    api.set_ready("n1", "False", "KubeletNotReady", "container runtime is down");
     let (_, check) = state("DOWN");
     assert_eq!(check, "L7STS", "taken out for the 503 status");
-    kubelet.set(Mode::Answer(200, "ok".into()));
+    api.set_ready("n1", "True", "KubeletReady", "kubelet is posting ready status");
     state("UP");
+    // The kubelet dies (the API does not know yet): out again.
+    kubelet.set(Mode::Answer(500, "kubelet down".into()));
+    state("DOWN");
 }
 
 /// Connections waiting in the accept queue of the IPv4 listener on `port`
