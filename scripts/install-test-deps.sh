@@ -37,6 +37,14 @@ for p in $PACKAGES; do
 done
 if [ -n "$missing" ]; then
     echo "install-test-deps: installing$missing" >&2
+    # The tests start their own haproxy/containerd/dnsmasq; keep the packages'
+    # postinst from starting system-wide services (exit 101 = "not allowed").
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$policy"; fi
 fi

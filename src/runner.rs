@@ -185,11 +185,16 @@ impl Runner {
         let passed = outcome.passed();
         let previous = lock(&self.slots[idx]).last_passed.replace(passed);
         let name = self.registry[idx].name;
+        // A flapping check logs each distinct line at most once a minute.
         match (previous, outcome.reason()) {
             (Some(true), Some(reason)) | (None, Some(reason)) => {
-                log::warn(&format!("check {name} failing: {reason}"));
+                let line = format!("check {name} failing: {reason}");
+                log::warn_limited(&line, &line);
             }
-            (Some(false), None) => log::info(&format!("check {name} passing again")),
+            (Some(false), None) => {
+                let line = format!("check {name} passing again");
+                log::info_limited(&line, &line);
+            }
             _ => {}
         }
     }
