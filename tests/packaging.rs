@@ -770,7 +770,7 @@ fn probe(addr: SocketAddr) -> Result<u16, String> {
 
 /// Moves the calling thread (and the threads and processes it starts) into a
 /// new network namespace with loopback up and `net.ipv4.tcp_migrate_req=1`,
-/// the host setting docs/deploy.md asks for: when the old instance closes its
+/// the host setting the README (Deploy › Upgrades) asks for: when the old instance closes its
 /// listener, connections the kernel already queued on it move to the new
 /// instance's listener instead of being reset.
 fn private_network_with_request_migration() {
