@@ -385,7 +385,9 @@ pub enum Gateways {
 
 impl Config {
     pub fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
-        let node_name = raw.str("NODE_NAME").to_string();
+        // The kubelet names its Node after the lowercased hostname, so
+        // `NODE_NAME=$(hostname)` must work on a host called `Worker-1` too.
+        let node_name = raw.str("NODE_NAME").to_ascii_lowercase();
         validate_node_name(&node_name)?;
         let listen_address = match raw.str("LISTEN_ADDRESS") {
             "" => None,
@@ -703,7 +705,7 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "fe80::1")], "NETWORK_GATEWAYS"),
             (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
-            (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+            (&[("NODE_NAME", "bad/name")], "NODE_NAME"),
             (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
             (&[("NODE_NAME", "n1"), ("NODE_POLL_INTERVAL_SECONDS", "0")], "NODE_POLL_INTERVAL_SECONDS"),
             (&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "-5")], "NODE_STATE_MAX_STALENESS_SECONDS"),
@@ -730,6 +732,11 @@ mod tests {
             assert!(err.0.contains(var), "{pairs:?}: {err}");
             assert!(!err.0.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn node_name_is_lowercased_like_the_kubelet_does() {
+        assert_eq!(config(&[("NODE_NAME", "Worker-1.Example")]).unwrap().node_name, "worker-1.example");
     }
 
     #[test]
