@@ -8,8 +8,9 @@ STATIC_BIN := $(TARGET_DIR)/$(MUSL_TARGET)/release/$(BIN)
 IMAGE ?= localhost/$(BIN):$(VERSION)
 # podman, else buildah, else docker: the first one installed builds the image.
 ENGINE ?= $(firstword $(foreach e,podman buildah docker,$(if $(shell command -v $(e) 2>/dev/null),$(e))))
-IMAGE_SOURCE ?= NOASSERTION
-IMAGE_LICENSES ?= NOASSERTION
+# OCI labels from Cargo.toml's `repository` and `license` (NOASSERTION until set).
+IMAGE_SOURCE ?= $(or $(shell sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -n 1),NOASSERTION)
+IMAGE_LICENSES ?= $(or $(shell sed -n 's/^license = "\(.*\)"/\1/p' Cargo.toml | head -n 1),NOASSERTION)
 
 .PHONY: build run test check static image bench fuzz clean
 
@@ -54,10 +55,13 @@ image: static
 fuzz:
 	./scripts/fuzz
 
-# Throughput/latency next to nginx, reaction time (scripts/reaction-bench), API
-# cost, RSS, sizes, start time: the README's table; see scripts/bench.
+# Benchmarks (numbers for the README, not pass/fail tests): /health next to
+# nginx, reaction time to Node changes in the fake API server (scripts/bench
+# runs scripts/reaction-bench), API cost, RSS, sizes, start time; then a real
+# HAProxy marking the server DOWN/UP (scripts/lb-reaction).
 bench:
 	./scripts/bench
+	./scripts/lb-reaction
 
 clean:
 	$(CARGO) clean

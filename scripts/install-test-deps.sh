@@ -4,13 +4,28 @@
 # it does nothing and those tests skip (outside CI) with a one-line reason.
 set -eu
 
+# haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
+# prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
+# is never started. buildah, keepalived, musl-tools, mount, systemd:
+# tests/packaging.rs (image, keepalived example, static build, chroot,
+# systemd-analyze verify).
 PACKAGES="
+buildah
 containerd
-iproute2
-util-linux
-mount
 dnsmasq-base
+haproxy
+iproute2
+keepalived
+mount
+musl-tools
+prometheus
+systemd
+util-linux
 "
+# kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any
+# recent one) is used when present; Debian's kubernetes-client only when none
+# is, since both own /usr/bin/kubectl.
+command -v kubectl >/dev/null 2>&1 || PACKAGES="$PACKAGES kubernetes-client"
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-test-deps: not root on Debian/Ubuntu; end-to-end tests that need packages will skip" >&2
@@ -22,6 +37,14 @@ for p in $PACKAGES; do
 done
 if [ -n "$missing" ]; then
     echo "install-test-deps: installing$missing" >&2
+    # The tests start their own haproxy/containerd/dnsmasq; keep the packages'
+    # postinst from starting system-wide services (exit 101 = "not allowed").
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$policy"; fi
 fi

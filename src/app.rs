@@ -7,12 +7,14 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::ServerConfig;
+
 use crate::checks::Ctx;
 use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
-use crate::{log, report, sys};
+use crate::{agent, log, report, sys, tls};
 
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).
@@ -68,6 +70,13 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     let raw = Raw::new(|k| std::env::var(k).ok(), &flags)?;
     let config = Config::from_raw(&raw)?;
     log::set_json(config.log_format == LogFormat::Json);
+    // Before anything starts: bad TLS files are a one-line exit 2.
+    let tls = match (&command, &config.tls) {
+        (Command::Serve, Some(f)) => {
+            Some(tls::server_config(&f.cert, &f.key, f.client_ca.as_deref()).map_err(ConfigError)?)
+        }
+        _ => None,
+    };
     // Before any thread starts, so that every thread inherits the mask.
     sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     let metrics = Arc::new(Metrics::new());
@@ -76,7 +85,7 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),
-        _ => serve(runner, &raw),
+        _ => serve(runner, &raw, tls),
     }
 }
 
@@ -93,7 +102,22 @@ fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
     if report::ready(&results) { 0 } else { 1 }
 }
 
-fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
+/// The HAProxy agent-check listener, on its own accept thread; it shares
+/// the connection limits of the HTTP listener and stops with the process.
+fn start_agent(addr: Option<std::net::IpAddr>, port: u16, shared: &Arc<Shared>) -> Result<(), Error> {
+    let listener = server::bind(addr, port)
+        .map_err(|e| Error::Startup(format!("cannot listen on LISTEN_ADDRESS/AGENT_PORT port {port}: {e}")))?;
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    log::info(&format!("HAProxy agent-check answering on {local}"));
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("agent-accept".into())
+        .spawn(move || server::serve_with(&listener, &shared, agent::handle))
+        .map_err(|e| Error::Startup(format!("cannot start the agent-check thread: {e}")))?;
+    Ok(())
+}
+
+fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Result<i32, Error> {
     let config = &runner.ctx().config;
     let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
         Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
@@ -104,12 +128,15 @@ fn serve(runner: Arc<Runner>, raw: &Raw) -> Result<i32, Error> {
         env!("CARGO_PKG_VERSION"),
         raw.summary()
     ));
-    crate::sd_notify::ready();
     let limits = Limits {
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,
     };
-    let shared = Shared::new(runner.clone(), limits);
+    let shared = Shared::new(runner.clone(), limits, tls);
+    if let Some(port) = config.agent_port {
+        start_agent(config.listen_address, port, &shared)?;
+    }
+    crate::sd_notify::ready();
     let fd = listener.as_raw_fd();
     let on_signal = shared.clone();
     std::thread::Builder::new()

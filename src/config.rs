@@ -97,6 +97,19 @@ pub const KNOBS: &[Knob] = &[
     ),
     knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
     // --- operations (metrics, agent-check, TLS)
+    knob(
+        "AGENT_PORT",
+        "",
+        "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)",
+    ),
+    knob(
+        "AGENT_CHECKS",
+        "",
+        "Checks behind the agent-check answer (comma-separated; unset = DEFAULT_CHECKS + node_eligible)",
+    ),
+    knob("TLS_CERT_FILE", "", "PEM certificate chain: serve /health over HTTPS (re-read when the file changes)"),
+    knob("TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE (required with it)"),
+    knob("TLS_CLIENT_CA_FILE", "", "PEM CA bundle: with TLS, require a client certificate signed by it"),
 ];
 
 /// A configuration problem, worded for the operator: names the variable
@@ -333,6 +346,9 @@ pub struct Config {
     /// `None` = default rule (any non-Ready condition that is True is bad).
     pub custom_conditions: Option<Vec<checks::ConditionRule>>,
     pub node_eligible_ignore_cordon: bool,
+    pub agent_port: Option<u16>,
+    pub agent_checks: Vec<&'static str>,
+    pub tls: Option<TlsFiles>,
     pub container_runtime_endpoint: Option<PathBuf>,
     pub container_runtime_require_network: bool,
     pub host_root: PathBuf,
@@ -345,6 +361,15 @@ pub struct Config {
     pub network_dns_timeout: Duration,
     pub network_gateways: Gateways,
     pub network_ping_timeout: Duration,
+}
+
+/// Where the /health listener's TLS material lives (checked, loaded and
+/// re-read by `tls.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Which gateways the `network` check pings.
@@ -360,7 +385,9 @@ pub enum Gateways {
 
 impl Config {
     pub fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
-        let node_name = raw.str("NODE_NAME").to_string();
+        // The kubelet names its Node after the lowercased hostname, so
+        // `NODE_NAME=$(hostname)` must work on a host called `Worker-1` too.
+        let node_name = raw.str("NODE_NAME").to_ascii_lowercase();
         validate_node_name(&node_name)?;
         let listen_address = match raw.str("LISTEN_ADDRESS") {
             "" => None,
@@ -376,11 +403,26 @@ impl Config {
             "json" => LogFormat::Json,
             s => return Err(bad("LOG_FORMAT", s, "expected text or json")),
         };
+        let default_checks = raw.check_names("DEFAULT_CHECKS")?;
+        let listen_port = raw.u64_in("LISTEN_PORT", 0, 65535)? as u16;
+        let agent_port = match raw.str("AGENT_PORT") {
+            "" => None,
+            _ => Some(raw.u64_in("AGENT_PORT", 0, 65535)? as u16),
+        };
+        // Both sockets use SO_REUSEPORT: on one port they would silently
+        // split connections between HTTP and the agent.
+        if agent_port.is_some_and(|p| p != 0 && p == listen_port) {
+            return Err(bad("AGENT_PORT", raw.str("AGENT_PORT"), "must differ from LISTEN_PORT"));
+        }
+        let agent_checks = match raw.str("AGENT_CHECKS") {
+            "" => default_agent_checks(&default_checks),
+            _ => raw.check_names("AGENT_CHECKS")?,
+        };
         Ok(Config {
             node_name,
             listen_address,
-            listen_port: raw.u64_in("LISTEN_PORT", 0, 65535)? as u16,
-            default_checks: raw.check_names("DEFAULT_CHECKS")?,
+            listen_port,
+            default_checks,
             check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
             check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
             check_min_interval: raw.millis("CHECK_MIN_INTERVAL_MS", 0, 600_000)?,
@@ -403,6 +445,9 @@ impl Config {
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
             node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
+            agent_port,
+            agent_checks,
+            tls: tls_files(raw)?,
             container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
             container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
             host_root: raw.abs_path("HOST_ROOT")?,
@@ -421,6 +466,31 @@ impl Config {
     /// The deadline of one run of `check`.
     pub fn timeout_for(&self, check: &str) -> Duration {
         self.check_timeouts.get(check).copied().unwrap_or(self.check_timeout)
+    }
+}
+
+/// DEFAULT_CHECKS plus `node_eligible` (cordoned → the agent says drain).
+fn default_agent_checks(default_checks: &[&'static str]) -> Vec<&'static str> {
+    let mut out = default_checks.to_vec();
+    if let Some(c) = checks::find("node_eligible")
+        && !out.contains(&c.name)
+    {
+        out.push(c.name);
+    }
+    out
+}
+
+/// TLS_CERT_FILE and TLS_KEY_FILE come together; TLS_CLIENT_CA_FILE only
+/// with them (alone it would silently serve plain HTTP to no client).
+fn tls_files(raw: &Raw) -> Result<Option<TlsFiles>, ConfigError> {
+    let (cert, key, client_ca) =
+        (raw.opt_path("TLS_CERT_FILE"), raw.opt_path("TLS_KEY_FILE"), raw.opt_path("TLS_CLIENT_CA_FILE"));
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key, client_ca })),
+        (None, None) if client_ca.is_none() => Ok(None),
+        (None, None) => Err(ConfigError("TLS_CLIENT_CA_FILE is set but TLS_CERT_FILE and TLS_KEY_FILE are not".into())),
+        (Some(_), None) => Err(ConfigError("TLS_CERT_FILE is set but TLS_KEY_FILE is not: set both or neither".into())),
+        (None, Some(_)) => Err(ConfigError("TLS_KEY_FILE is set but TLS_CERT_FILE is not: set both or neither".into())),
     }
 }
 
@@ -635,7 +705,7 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("NETWORK_GATEWAYS", "fe80::1")], "NETWORK_GATEWAYS"),
             (&[("NODE_NAME", "n1"), ("NETWORK_PING_TIMEOUT_MS", "")], "NETWORK_PING_TIMEOUT_MS"),
             (&[], "NODE_NAME"),
-            (&[("NODE_NAME", "Bad/Name")], "NODE_NAME"),
+            (&[("NODE_NAME", "bad/name")], "NODE_NAME"),
             (&[("NODE_NAME", "n1"), ("KUBERNETES_SERVICE_PORT", "https")], "KUBERNETES_SERVICE_PORT"),
             (&[("NODE_NAME", "n1"), ("NODE_POLL_INTERVAL_SECONDS", "0")], "NODE_POLL_INTERVAL_SECONDS"),
             (&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "-5")], "NODE_STATE_MAX_STALENESS_SECONDS"),
@@ -643,6 +713,12 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "Foo=Maybe")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("CUSTOM_CONDITIONS", "=True")], "CUSTOM_CONDITIONS"),
             (&[("NODE_NAME", "n1"), ("NODE_ELIGIBLE_IGNORE_CORDON", "maybe")], "NODE_ELIGIBLE_IGNORE_CORDON"),
+            (&[("NODE_NAME", "n1"), ("AGENT_PORT", "x")], "AGENT_PORT"),
+            (&[("NODE_NAME", "n1"), ("AGENT_PORT", "25001")], "AGENT_PORT"),
+            (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "nope")], "AGENT_CHECKS"),
+            (&[("NODE_NAME", "n1"), ("TLS_CERT_FILE", "/c")], "TLS_KEY_FILE"),
+            (&[("NODE_NAME", "n1"), ("TLS_KEY_FILE", "/k")], "TLS_CERT_FILE"),
+            (&[("NODE_NAME", "n1"), ("TLS_CLIENT_CA_FILE", "/ca")], "TLS_CERT_FILE"),
             (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "tcp://1.2.3.4:10")], "CONTAINER_RUNTIME_ENDPOINT"),
             (&[("NODE_NAME", "n1"), ("CONTAINER_RUNTIME_ENDPOINT", "run/x.sock")], "CONTAINER_RUNTIME_ENDPOINT"),
             (
@@ -656,6 +732,11 @@ mod tests {
             assert!(err.0.contains(var), "{pairs:?}: {err}");
             assert!(!err.0.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn node_name_is_lowercased_like_the_kubelet_does() {
+        assert_eq!(config(&[("NODE_NAME", "Worker-1.Example")]).unwrap().node_name, "worker-1.example");
     }
 
     #[test]
@@ -699,6 +780,27 @@ mod tests {
         assert!(args(&["--check", "kubelet"]).is_err());
         assert!(args(&["serve"]).is_err());
         assert!(args(&["--listen-port"]).is_err());
+    }
+
+    #[test]
+    fn operations_knobs() {
+        let c = config(&[("NODE_NAME", "n1")]).unwrap();
+        assert_eq!(c.agent_port, None);
+        assert_eq!(c.tls, None);
+        assert_eq!(c.agent_checks, default_agent_checks(&["node_ready"]));
+        assert_eq!(c.agent_checks[0], "node_ready");
+        let c = config(&[
+            ("NODE_NAME", "n1"),
+            ("AGENT_PORT", "0"),
+            ("LISTEN_PORT", "0"),
+            ("AGENT_CHECKS", "kubelet"),
+            ("TLS_CERT_FILE", "/c"),
+            ("TLS_KEY_FILE", "/k"),
+        ])
+        .unwrap();
+        assert_eq!(c.agent_port, Some(0));
+        assert_eq!(c.agent_checks, ["kubelet"]);
+        assert_eq!(c.tls, Some(TlsFiles { cert: "/c".into(), key: "/k".into(), client_ca: None }));
     }
 
     #[test]

@@ -46,34 +46,59 @@ pub fn warn(msg: &str) {
 /// Logs `msg` at most once per minute per `key`; the next line that gets
 /// through says how many were suppressed in between.
 pub fn warn_limited(key: &str, msg: &str) {
-    static SEEN: OnceLock<Mutex<HashMap<String, (Instant, u64)>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
-    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    let suppressed = match seen.get_mut(key) {
-        Some((last, count)) if now.duration_since(*last) < REPEAT_WINDOW => {
-            *count += 1;
-            return;
-        }
-        Some((last, count)) => {
-            let n = *count;
-            *last = now;
-            *count = 0;
-            n
-        }
-        None => {
-            if seen.len() > 1000 {
-                seen.clear(); // keys are bounded in practice; never grow without bound
+    limited(Level::Warn, key, msg);
+}
+
+/// [`warn_limited`] at info level (watch restarts, check transitions).
+pub fn info_limited(key: &str, msg: &str) {
+    limited(Level::Info, key, msg);
+}
+
+fn limited(level: Level, key: &str, msg: &str) {
+    static LIMITER: OnceLock<Mutex<RateLimiter>> = OnceLock::new();
+    let limiter = LIMITER.get_or_init(|| Mutex::new(RateLimiter::new(REPEAT_WINDOW)));
+    let verdict = limiter.lock().unwrap_or_else(|p| p.into_inner()).admit(key, Instant::now());
+    match verdict {
+        Some(0) => write(level, msg),
+        Some(n) => write(level, &format!("{msg} ({n} similar lines suppressed in the last minute)")),
+        None => {}
+    }
+}
+
+/// Per-key "once per window" gate with a count of what it held back.
+struct RateLimiter {
+    window: Duration,
+    seen: HashMap<String, (Instant, u64)>,
+}
+
+impl RateLimiter {
+    /// Keys are few in practice (one per error kind or check); past this the
+    /// table is cleared rather than allowed to grow.
+    const MAX_KEYS: usize = 1000;
+
+    fn new(window: Duration) -> RateLimiter {
+        RateLimiter { window, seen: HashMap::new() }
+    }
+
+    /// `Some(suppressed)` when a line may be written now, `None` when not.
+    fn admit(&mut self, key: &str, now: Instant) -> Option<u64> {
+        match self.seen.get_mut(key) {
+            Some((last, count)) if now.duration_since(*last) < self.window => {
+                *count += 1;
+                None
             }
-            seen.insert(key.to_string(), (now, 0));
-            0
+            Some((last, count)) => {
+                *last = now;
+                Some(std::mem::take(count))
+            }
+            None => {
+                if self.seen.len() >= Self::MAX_KEYS {
+                    self.seen.clear();
+                }
+                self.seen.insert(key.to_string(), (now, 0));
+                Some(0)
+            }
         }
-    };
-    drop(seen);
-    if suppressed > 0 {
-        warn(&format!("{msg} ({suppressed} similar lines suppressed in the last minute)"));
-    } else {
-        warn(msg);
     }
 }
 
@@ -97,6 +122,18 @@ fn format_line(level: Level, msg: &str, now: SystemTime, json: bool) -> String {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn identical_lines_are_limited_to_one_per_window() {
+        let mut l = RateLimiter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert_eq!(l.admit("a", t0), Some(0));
+        assert_eq!(l.admit("a", t0 + Duration::from_secs(1)), None);
+        assert_eq!(l.admit("a", t0 + Duration::from_secs(2)), None);
+        assert_eq!(l.admit("b", t0 + Duration::from_secs(2)), Some(0), "keys are independent");
+        assert_eq!(l.admit("a", t0 + Duration::from_secs(61)), Some(2), "next line reports what was held back");
+        assert_eq!(l.admit("a", t0 + Duration::from_secs(62)), None);
+    }
 
     #[test]
     fn json_lines_are_json() {

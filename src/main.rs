@@ -2,6 +2,7 @@
 //! 200 (send traffic here) or 503 (take me out of the pool).
 #![deny(unsafe_code)]
 
+mod agent;
 mod app;
 mod checks;
 mod config;
@@ -23,6 +24,7 @@ mod sd_notify;
 mod server;
 mod sys;
 mod timefmt;
+mod tls;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -4,12 +4,15 @@
 //! the CRI socket and the API nothing extra, and a check that hangs (statfs on
 //! a dead NFS mount) holds exactly one thread: later requests join it and get
 //! `Unknown` at their deadline instead of starting another one.
+//!
+//! Snapshot checks (the Node checks, which only read memory) skip all that:
+//! they run inline and uncached, so an API change shows on the next probe.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::checks::{self, Check, Ctx, Outcome};
+use crate::checks::{self, Check, Ctx, Exec, Outcome};
 use crate::log;
 use crate::metrics::Metrics;
 
@@ -57,6 +60,9 @@ pub struct Runner {
 enum Joined {
     Cached(Arc<Done>),
     Flight(Arc<Flight>),
+    /// A snapshot check, evaluated on the caller's thread once every probe
+    /// of the request has been started.
+    Inline,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,6 +108,7 @@ impl Runner {
             .map(|(idx, timeout, joined)| {
                 let name = self.registry[idx].name;
                 let (outcome, duration) = match joined {
+                    Joined::Inline => self.run_inline(idx, now + timeout),
                     Joined::Cached(done) => (done.outcome.clone(), done.duration),
                     Joined::Flight(flight) => match wait(&flight, now + timeout) {
                         Some(done) => (done.outcome.clone(), done.duration),
@@ -119,6 +126,9 @@ impl Runner {
     }
 
     fn join_or_start(&self, idx: usize, now: Instant, timeout: Duration) -> Joined {
+        if self.registry[idx].exec == Exec::Snapshot {
+            return Joined::Inline;
+        }
         let min_interval = self.ctx.config.check_min_interval;
         let mut slot = lock(&self.slots[idx]);
         if let Some(last) = &slot.last
@@ -134,6 +144,18 @@ impl Runner {
         drop(slot);
         self.spawn(idx, flight.clone(), now + timeout);
         Joined::Flight(flight)
+    }
+
+    /// Runs a snapshot check here and now: it only reads memory, so it needs
+    /// no thread, no deadline enforcement and no cache.
+    fn run_inline(&self, idx: usize, deadline: Instant) -> (Outcome, Duration) {
+        let check = &self.registry[idx];
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(&self.ctx, deadline)))
+            .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
+        let duration = started.elapsed();
+        self.metrics.check_finished(check.name, &outcome, duration);
+        (outcome, duration)
     }
 
     fn spawn(&self, idx: usize, flight: Arc<Flight>, deadline: Instant) {
@@ -163,11 +185,16 @@ impl Runner {
         let passed = outcome.passed();
         let previous = lock(&self.slots[idx]).last_passed.replace(passed);
         let name = self.registry[idx].name;
+        // A flapping check logs each distinct line at most once a minute.
         match (previous, outcome.reason()) {
             (Some(true), Some(reason)) | (None, Some(reason)) => {
-                log::warn(&format!("check {name} failing: {reason}"));
+                let line = format!("check {name} failing: {reason}");
+                log::warn_limited(&line, &line);
             }
-            (Some(false), None) => log::info(&format!("check {name} passing again")),
+            (Some(false), None) => {
+                let line = format!("check {name} passing again");
+                log::info_limited(&line, &line);
+            }
             _ => {}
         }
     }
@@ -248,7 +275,10 @@ mod tests {
             BARRIER.get_or_init(|| Barrier::new(2)).wait();
             Outcome::Pass
         }
-        static REG: &[Check] = &[Check { name: "kubelet", run: meet }, Check { name: "node_ready", run: meet }];
+        static REG: &[Check] = &[
+            Check { name: "kubelet", exec: Exec::Probe, run: meet },
+            Check { name: "node_ready", exec: Exec::Probe, run: meet },
+        ];
         let r = runner(REG, &[("CHECK_TIMEOUT_MS", "5000")]);
         let results = r.run(&["kubelet", "node_ready"]);
         assert!(results.iter().all(|r| r.outcome == Outcome::Pass), "{results:?}");
@@ -264,7 +294,7 @@ mod tests {
             GATE.wait(Duration::from_secs(30));
             Outcome::Pass
         }
-        static REG: &[Check] = &[Check { name: "kubelet", run: hang }];
+        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: hang }];
         let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]));
         let first = r.run(&["kubelet"]);
         assert_eq!(first[0].outcome, Outcome::Unknown("timed out after 50 ms".into()));
@@ -298,7 +328,7 @@ mod tests {
             GATE.wait(Duration::from_secs(10));
             Outcome::fail("down")
         }
-        static REG: &[Check] = &[Check { name: "kubelet", run: slow }];
+        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: slow }];
         // Late joiners that miss the flight reuse its result (min interval).
         let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "20000"), ("CHECK_MIN_INTERVAL_MS", "600000")]));
         let handles: Vec<_> = (0..20)
@@ -326,7 +356,7 @@ mod tests {
             RUNS.fetch_add(1, Ordering::SeqCst);
             Outcome::Pass
         }
-        static REG: &[Check] = &[Check { name: "kubelet", run: count }];
+        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: count }];
         let cached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
         for _ in 0..5 {
             assert!(cached.run(&["kubelet"])[0].outcome.passed());
@@ -340,11 +370,28 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_checks_are_never_cached() {
+        static READS: AtomicUsize = AtomicUsize::new(0);
+        fn read(_: &Ctx, _: Instant) -> Outcome {
+            // Odd reads fail: a cached result would repeat the first verdict.
+            if READS.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                Outcome::Pass
+            } else {
+                Outcome::fail("changed")
+            }
+        }
+        static REG: &[Check] = &[Check { name: "node_ready", exec: Exec::Snapshot, run: read }];
+        let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
+        let verdicts: Vec<bool> = (0..4).map(|_| r.run(&["node_ready"])[0].outcome.passed()).collect();
+        assert_eq!(verdicts, [true, false, true, false]);
+    }
+
+    #[test]
     fn a_panicking_check_fails_and_the_runner_keeps_working() {
         fn boom(_: &Ctx, _: Instant) -> Outcome {
             panic!("bug in a check");
         }
-        static REG: &[Check] = &[Check { name: "kubelet", run: boom }];
+        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: boom }];
         let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
         for _ in 0..2 {
             let res = r.run(&["kubelet"]);

@@ -12,20 +12,28 @@
 //! progress) of the address holding the most connections is shut down to
 //! make room, so slow clients spread over many addresses cannot lock the
 //! load balancer's probe out.
+//!
+//! With TLS configured the same code serves [`TlsConn`]s: [`Conn`] is the
+//! little a connection needs besides Read + Write, and the head deadline
+//! bounds the handshake too (it is part of the first read).
 
 use std::collections::HashMap;
-use std::io::{self, Read};
-use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustls::ServerConfig;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::http::{self, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
 use crate::log;
 use crate::routes;
 use crate::runner::Runner;
+use crate::sys;
+use crate::tls::TlsConn;
 
 /// The whole request head must arrive within this time of its first byte
 /// (or of accept, for the first request).
@@ -75,6 +83,21 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// A connection the HTTP code can serve: a plain socket, or TLS over one.
+pub trait Conn: Read + Write {
+    /// Bounds each following `read` call as a whole (TLS: handshake included).
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// What a listener does with an admitted connection (HTTP, or the agent).
+pub type Handler = fn(TcpStream, &Shared);
+
 /// Connection limits, from the config.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -86,11 +109,13 @@ pub struct Limits {
 pub struct Shared {
     runner: Arc<Runner>,
     limits: Limits,
+    tls: Option<Arc<ServerConfig>>,
     open: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
     in_flight: AtomicUsize,
+    unanswered: AtomicUsize,
     stopping: AtomicBool,
-    /// Open connections that may be evicted when every slot is taken.
+    /// Open HTTP connections that may be evicted when every slot is taken.
     evictable: Mutex<HashMap<u64, Evictable>>,
     next_id: AtomicU64,
 }
@@ -99,19 +124,24 @@ pub struct Shared {
 struct Evictable {
     ip: IpAddr,
     since: Instant,
-    stream: Arc<TcpStream>,
+    /// The connection's socket; open for as long as the entry exists (see
+    /// [`Registration`]).
+    fd: RawFd,
     /// A request is being handled: not a candidate.
     busy: Arc<AtomicBool>,
 }
 
 impl Shared {
-    pub fn new(runner: Arc<Runner>, limits: Limits) -> Arc<Shared> {
+    /// `tls`: serve HTTPS instead of HTTP on the /health listener.
+    pub fn new(runner: Arc<Runner>, limits: Limits, tls: Option<Arc<ServerConfig>>) -> Arc<Shared> {
         Arc::new(Shared {
             runner,
             limits,
+            tls,
             open: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
+            unanswered: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             evictable: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -127,9 +157,22 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Requests being handled right now (read, not yet fully answered).
+    /// Requests being handled right now (read, not yet fully answered),
+    /// counting an accepted connection whose first request has not arrived
+    /// yet: its client waits as much, and shutdown must not drop it.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.in_flight.load(Ordering::SeqCst) + self.unanswered.load(Ordering::SeqCst)
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Counts a request as in flight until the guard drops (shutdown waits).
+    pub fn begin_request(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Unanswered::request_arrived(); // counted by in_flight from here on
+        InFlight(self)
     }
 
     /// Takes a connection slot for `ip`, or `None` when a limit is reached.
@@ -169,7 +212,9 @@ impl Shared {
         let Some(entry) = victim.and_then(|id| evictable.remove(&id)) else {
             return false;
         };
-        let _ = entry.stream.shutdown(Shutdown::Both);
+        // Under the lock: the owner unregisters (same lock) before it closes
+        // the socket, so `fd` is still that connection's.
+        sys::shutdown_socket(entry.fd);
         log::warn_limited(
             "evict",
             &format!("all {} connection slots taken; closed an idle one of {}", self.limits.max_connections, entry.ip),
@@ -177,24 +222,43 @@ impl Shared {
         true
     }
 
-    /// Registers an open connection as a candidate for eviction.
-    fn register(self: &Arc<Self>, ip: IpAddr, stream: Arc<TcpStream>, busy: Arc<AtomicBool>) -> Registration {
+    /// Makes an open connection a candidate for eviction.
+    fn register(&self, ip: IpAddr, fd: RawFd) -> Registration<'_> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let entry = Evictable { ip, since: Instant::now(), stream, busy };
+        let busy = Arc::new(AtomicBool::new(false));
+        let entry = Evictable { ip, since: Instant::now(), fd, busy: busy.clone() };
         self.evictable.lock().unwrap_or_else(|p| p.into_inner()).insert(id, entry);
-        Registration { shared: self.clone(), id }
+        Registration { shared: self, id, busy }
     }
 }
 
-/// Removes a connection from the eviction candidates on drop.
-struct Registration {
-    shared: Arc<Shared>,
+/// A connection's entry among the eviction candidates. It must be dropped
+/// before the connection's socket is closed (see [`handle_connection`]).
+struct Registration<'a> {
+    shared: &'a Shared,
     id: u64,
+    busy: Arc<AtomicBool>,
 }
 
-impl Drop for Registration {
+impl Registration<'_> {
+    /// A request is being handled (true) or awaited (false).
+    fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.shared.evictable.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+/// A request being handled; see [`Shared::begin_request`].
+pub struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -217,9 +281,48 @@ impl Drop for Admission {
     }
 }
 
-/// Accepts until shutdown. Never returns on accept() errors: they are
-/// logged (rate-limited) and backed off.
+/// An accepted connection whose first request is not read yet; counted in
+/// [`Shared::in_flight`] until dropped (then the request itself counts).
+/// Each connection thread holds its own in [`UNANSWERED`].
+struct Unanswered(Arc<Shared>);
+
+thread_local! {
+    /// The connection this thread serves, until its first request arrives.
+    static UNANSWERED: std::cell::RefCell<Option<Unanswered>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Unanswered {
+    fn new(shared: Arc<Shared>) -> Unanswered {
+        shared.unanswered.fetch_add(1, Ordering::SeqCst);
+        Unanswered(shared)
+    }
+
+    /// Makes this connection thread the holder (dropped at thread exit at the latest).
+    fn hold(self) {
+        UNANSWERED.with(|u| *u.borrow_mut() = Some(self));
+    }
+
+    /// This thread's connection has a request in flight: stop counting it here.
+    fn request_arrived() {
+        UNANSWERED.with(|u| drop(u.borrow_mut().take()));
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        self.0.unanswered.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves HTTP (or HTTPS) on `listener` until shutdown.
 pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
+    serve_with(listener, shared, handle_http);
+}
+
+/// Accepts until shutdown, handing each admitted connection to `handler` on
+/// its own thread. Never returns on accept() errors: they are logged
+/// (rate-limited) and backed off.
+pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     while !shared.stopping() {
         let (stream, peer) = match listener.accept() {
@@ -247,12 +350,11 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
             continue;
         };
         let conn_shared = shared.clone();
+        let unanswered = Unanswered::new(shared.clone());
         let spawned = std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || {
             let _admission = admission;
-            let stream = Arc::new(stream);
-            let busy = Arc::new(AtomicBool::new(false));
-            let _registration = conn_shared.register(ip, stream.clone(), busy.clone());
-            handle_connection(&stream, &busy, &conn_shared);
+            unanswered.hold();
+            handler(stream, &conn_shared);
         });
         if let Err(e) = spawned {
             log::warn_limited("spawn-conn", &format!("cannot start a connection thread: {e}"));
@@ -260,42 +362,61 @@ pub fn serve(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// Serves requests on one connection until close, a limit or an error.
-/// `busy` is set while a request is being handled (not evictable then).
-fn handle_connection(mut stream: &TcpStream, busy: &AtomicBool, shared: &Shared) {
+/// Plain HTTP, or HTTPS when TLS is configured.
+fn handle_http(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let ip = stream.peer_addr().map(|a| a.ip().to_canonical()).unwrap_or(Ipv6Addr::UNSPECIFIED.into());
+    let fd = stream.as_raw_fd();
+    match &shared.tls {
+        None => handle_connection(stream, shared, shared.register(ip, fd)),
+        Some(config) => match TlsConn::new(config, stream) {
+            Ok(conn) => handle_connection(conn, shared, shared.register(ip, fd)),
+            Err(e) => log::warn_limited("tls-conn", &format!("cannot start a TLS connection: {e}")),
+        },
+    }
+}
+
+/// Serves requests on one connection until close, a limit or an error,
+/// then leaves the eviction candidates before the socket is closed.
+fn handle_connection(mut stream: impl Conn, shared: &Shared, registration: Registration<'_>) {
+    serve_requests(&mut stream, shared, &registration);
+    drop(registration);
+    drop(stream);
+}
+
+fn serve_requests(stream: &mut impl Conn, shared: &Shared, registration: &Registration<'_>) {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first_byte_deadline = Instant::now() + HEAD_TIMEOUT;
     for served in 1..=MAX_REQUESTS_PER_CONNECTION {
-        let req = match read_head(&mut stream, &mut buf, first_byte_deadline) {
+        let req = match read_head(stream, &mut buf, first_byte_deadline) {
             Ok(Some(req)) => {
-                busy.store(true, Ordering::SeqCst);
+                registration.set_busy(true);
                 req
             }
             Ok(None) => return,
             Err(status) => {
                 let resp = Response::json(status, error_body(status));
                 shared.runner.metrics().request_served("other", status);
-                let _ = http::write_response(&mut stream, &resp, false, false);
+                let _ = http::write_response(stream, &resp, false, false);
                 return;
             }
         };
-        if !discard_body(&mut stream, &mut buf, req.content_length) {
+        if !discard_body(stream, &mut buf, req.content_length) {
             let resp = Response::json(413, error_body(413));
-            let _ = http::write_response(&mut stream, &resp, false, false);
+            let _ = http::write_response(stream, &resp, false, false);
             return;
         }
-        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let request = shared.begin_request();
         let (resp, label) = routes::handle(&req, &shared.runner);
         let keep_alive = req.keep_alive && served < MAX_REQUESTS_PER_CONNECTION && !shared.stopping();
-        let written = http::write_response(&mut stream, &resp, req.method == "HEAD", keep_alive);
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let written = http::write_response(stream, &resp, req.method == "HEAD", keep_alive);
+        drop(request);
         shared.runner.metrics().request_served(label, resp.status);
         if written.is_err() || !keep_alive {
             return;
         }
-        busy.store(false, Ordering::SeqCst);
+        registration.set_busy(false);
         first_byte_deadline = Instant::now() + IDLE_TIMEOUT;
     }
 }
@@ -313,7 +434,7 @@ fn error_body(status: u16) -> Vec<u8> {
 /// Reads until `buf` holds a full request head. `Ok(None)`: the client closed
 /// or was too slow (close silently). `Err(status)`: answer and close.
 fn read_head(
-    stream: &mut &TcpStream,
+    stream: &mut impl Conn,
     buf: &mut Vec<u8>,
     first_byte_deadline: Instant,
 ) -> Result<Option<http::Request>, u16> {
@@ -358,7 +479,7 @@ fn read_head(
 /// does not arrive within [`HEAD_TIMEOUT`] in total (a per-read timeout alone
 /// would let a client trickling one byte every few seconds hold the
 /// connection for hours).
-fn discard_body(stream: &mut &TcpStream, buf: &mut Vec<u8>, len: u64) -> bool {
+fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, len: u64) -> bool {
     if len > MAX_BODY_BYTES {
         return false;
     }

@@ -51,6 +51,16 @@ pub fn shutdown_listener(fd: RawFd) {
     }
 }
 
+/// shutdown(SHUT_RDWR) of a connected socket another thread is blocked on
+/// (eviction of an idle HTTP connection): its reads return end-of-stream at
+/// once. The caller guarantees `fd` is still that socket (not closed yet).
+pub fn shutdown_socket(fd: RawFd) {
+    // SAFETY: shutdown on any fd is memory-safe; on a bad fd it returns EBADF.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
 // --- host checks (filesystem statistics, socket readiness, interface names)
 
 use std::ffi::CString;

@@ -10,6 +10,7 @@
 
 #[path = "../../src"]
 pub mod src {
+    pub mod agent;
     pub mod app;
     pub mod checks;
     pub mod config;
@@ -31,11 +32,12 @@ pub mod src {
     pub mod server;
     pub mod sys;
     pub mod timefmt;
+    pub mod tls;
 }
 
 pub use src::{
-    app, checks, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report, resolv_conf,
-    routes, runner, sd_notify, server, sys, timefmt,
+    agent, app, checks, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report,
+    resolv_conf, routes, runner, sd_notify, server, sys, timefmt, tls,
 };
 
 use std::io::{self, Read, Write};

@@ -15,12 +15,12 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::node::Condition;
 use crate::kube::{Node, NodeState, usable_node};
 
-pub const CHECK: Check = Check { name: "custom_conditions", run };
+pub const CHECK: Check = Check { name: "custom_conditions", exec: Exec::Snapshot, run };
 
 /// One entry of CUSTOM_CONDITIONS.
 #[derive(Debug, Clone, PartialEq)]

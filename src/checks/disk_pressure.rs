@@ -13,10 +13,10 @@
 use std::io;
 use std::time::Instant;
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, Ctx, Exec, Outcome};
 use crate::sys::StatVfs;
 
-pub const CHECK: Check = Check { name: "disk_pressure", run };
+pub const CHECK: Check = Check { name: "disk_pressure", exec: Exec::Probe, run };
 
 fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
     let c = &ctx.config;

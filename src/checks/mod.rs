@@ -123,10 +123,24 @@ impl Ctx {
     }
 }
 
+/// How the runner executes a check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Exec {
+    /// Reads in-memory state (the Node snapshot): runs inline on the request
+    /// thread and is never cached, so an API change shows on the very next
+    /// probe.
+    Snapshot,
+    /// Talks to something that can be slow or hang (HTTP, sockets, syscalls
+    /// on mounts): runs on its own thread under the deadline, single-flight,
+    /// result reused for `CHECK_MIN_INTERVAL_MS`.
+    Probe,
+}
+
 /// One registered check. `run` gets the deadline of this run and should not
 /// block past it; the runner stops waiting at the deadline regardless.
 pub struct Check {
     pub name: &'static str,
+    pub exec: Exec,
     pub run: fn(&Ctx, Instant) -> Outcome,
 }
 

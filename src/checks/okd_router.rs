@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Outcome, local_http};
+use super::{Check, Ctx, Exec, Outcome, local_http};
 
-pub const CHECK: Check = Check { name: "okd_router_1936", run };
+pub const CHECK: Check = Check { name: "okd_router_1936", exec: Exec::Probe, run };
 
 fn run(ctx: &Ctx, deadline: Instant) -> Outcome {
     let c = &ctx.config;

@@ -200,7 +200,7 @@ impl Watcher {
                     }
                 }
                 End::Expired(why) => {
-                    log::info(&format!("node watch expired ({why}); relisting"));
+                    log::info_limited("kube-watch-expired", &format!("node watch expired ({why}); relisting"));
                     self.store.stats().restarted(Restart::Expired);
                     return;
                 }

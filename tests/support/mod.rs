@@ -5,9 +5,12 @@
 
 pub mod fake_apiserver;
 pub mod fake_http;
+pub mod haproxy;
 pub mod kube_env;
+pub mod lb_rig;
 pub mod raw_http;
 pub mod service;
+pub mod tls_files;
 
 use std::time::{Duration, Instant};
 
