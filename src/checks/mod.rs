@@ -82,6 +82,8 @@ pub fn clean_reason(s: &str) -> String {
                     out.push(' ');
                 }
                 out.extend(word.chars().take(room));
+            } else if chars == MAX_REASON_CHARS {
+                out.pop(); // the words so far fill the limit exactly: make room for '…'
             }
             out.push('…');
             return out;
@@ -177,6 +179,18 @@ mod tests {
         let r = clean_reason(&format!("prefix {long}"));
         assert_eq!(r.chars().count(), MAX_REASON_CHARS);
         assert!(r.starts_with("prefix x") && r.ends_with('…'));
+    }
+
+    #[test]
+    fn a_reason_filling_the_limit_exactly_keeps_the_ellipsis_within_it() {
+        // Found by fuzzing (fuzz/regressions/kube_node_json): words ending
+        // exactly at the limit, then more words, gave 201 characters.
+        let exact = format!("{} {}", "a".repeat(99), "b".repeat(100));
+        assert_eq!(exact.chars().count(), MAX_REASON_CHARS);
+        let r = clean_reason(&format!("{exact} more"));
+        assert_eq!(r.chars().count(), MAX_REASON_CHARS);
+        assert!(r.starts_with("aaa") && r.ends_with("b…"), "{r}");
+        assert_eq!(clean_reason(&exact), exact);
     }
 
     #[test]
