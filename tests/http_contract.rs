@@ -130,6 +130,7 @@ fn check_selection_percent_encoding_duplicates_unknown_and_empty() {
         ("check=kubelet,nope", "unknown check \"nope\""),
         ("check=", "empty check name"),
         ("check=kubelet,", "empty check name"),
+        ("checks=kubelet", "unknown query parameter \"checks\"; use check=a,b"),
     ] {
         let r = svc.get(&format!("/health?{query}"));
         assert_eq!(r.status, 400, "{query}");
