@@ -77,8 +77,12 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
         }
         _ => None,
     };
-    // Before any thread starts, so that every thread inherits the mask.
-    sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
+    // Serving: before any thread starts, so that every thread inherits the
+    // mask and SIGTERM means a graceful stop. The one-shot `check` keeps the
+    // default dispositions: Ctrl-C or a timeout's SIGTERM end it at once.
+    if command == Command::Serve {
+        sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
+    }
     let metrics = Arc::new(Metrics::new());
     let ctx = Arc::new(Ctx::new(config));
     metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
