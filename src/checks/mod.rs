@@ -112,8 +112,8 @@ impl Ctx {
         Ctx { config, host, node }
     }
 
-    /// Before a one-shot run (`check` subcommand): wait, at most until
-    /// `deadline`, for background state (the Node snapshot) to arrive.
+    /// Before a one-shot run (`check` subcommand) or before listening: wait,
+    /// at most until `deadline`, for background state (the Node snapshot).
     /// Only waits when one of `names` reads the Node snapshot.
     pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
         const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
