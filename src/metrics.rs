@@ -129,6 +129,15 @@ impl Metrics {
             }
             family(
                 &mut out,
+                "node_readiness_check_timeouts_total",
+                "counter",
+                "Requests that got a check's result as timed out (still running at their deadline).",
+            );
+            for (name, s) in &inner.checks {
+                let _ = writeln!(out, "node_readiness_check_timeouts_total{{check=\"{name}\"}} {}", s.timeouts);
+            }
+            family(
+                &mut out,
                 "node_readiness_http_requests_total",
                 "counter",
                 "HTTP requests answered, by path and code.",
