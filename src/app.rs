@@ -19,6 +19,8 @@ use crate::{agent, log, report, sys, tls};
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(1800);
+/// Longest wait for the first Node state before listening (see `serve`).
+const STARTUP_STATE_WAIT: Duration = Duration::from_secs(3);
 
 /// A fatal error, worded for the operator.
 #[derive(Debug)]
@@ -77,8 +79,12 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
         }
         _ => None,
     };
-    // Before any thread starts, so that every thread inherits the mask.
-    sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
+    // Serving: before any thread starts, so that every thread inherits the
+    // mask and SIGTERM means a graceful stop. The one-shot `check` keeps the
+    // default dispositions: Ctrl-C or a timeout's SIGTERM end it at once.
+    if command == Command::Serve {
+        sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
+    }
     let metrics = Arc::new(Metrics::new());
     let ctx = Arc::new(Ctx::new(config));
     metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
@@ -119,6 +125,13 @@ fn start_agent(addr: Option<std::net::IpAddr>, port: u16, shared: &Arc<Shared>) 
 
 fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Result<i32, Error> {
     let config = &runner.ctx().config;
+    // During a rolling update the new pod shares the port with the old one
+    // (SO_REUSEPORT) and gets half the probes as soon as it binds: give the
+    // first list a moment, so it does not answer "node state unknown" while
+    // the old pod still knows. Bounded: an unreachable API delays start only
+    // this long (the DaemonSet's minReadySeconds is longer).
+    let served: Vec<&str> = config.default_checks.iter().chain(&config.agent_checks).copied().collect();
+    runner.ctx().prepare_one_shot(&served, Instant::now() + STARTUP_STATE_WAIT);
     let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
         Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
     })?;

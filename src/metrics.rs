@@ -36,6 +36,7 @@ struct CheckStats {
     passed: bool,
     duration: Histogram,
     runs: BTreeMap<&'static str, u64>,
+    timeouts: u64,
 }
 
 #[derive(Default)]
@@ -70,6 +71,16 @@ impl Metrics {
         stats.passed = outcome.passed();
         stats.duration.observe(duration.as_secs_f64());
         *stats.runs.entry(outcome.kind()).or_default() += 1;
+    }
+
+    /// A request stopped waiting for `check` at its deadline (the execution
+    /// itself, if still running, is counted when it ends). The check counts
+    /// as failing from now on.
+    pub fn check_timed_out(&self, check: &'static str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = inner.checks.entry(check).or_default();
+        stats.passed = false;
+        stats.timeouts += 1;
     }
 
     /// `path` is one of a fixed set of labels (never the raw request path,
@@ -118,6 +129,15 @@ impl Metrics {
             }
             family(
                 &mut out,
+                "node_readiness_check_timeouts_total",
+                "counter",
+                "Requests that got a check's result as timed out (still running at their deadline).",
+            );
+            for (name, s) in &inner.checks {
+                let _ = writeln!(out, "node_readiness_check_timeouts_total{{check=\"{name}\"}} {}", s.timeouts);
+            }
+            family(
+                &mut out,
                 "node_readiness_http_requests_total",
                 "counter",
                 "HTTP requests answered, by path and code.",
@@ -155,5 +175,17 @@ mod tests {
         assert!(text.contains("node_readiness_check_duration_seconds_bucket{check=\"kubelet\",le=\"0.5\"} 2"));
         assert!(text.contains("node_readiness_check_duration_seconds_count{check=\"kubelet\"} 2"));
         assert!(text.contains("node_readiness_check_runs_total{check=\"kubelet\",outcome=\"fail\"} 1"));
+    }
+
+    #[test]
+    fn a_timed_out_wait_marks_the_check_failing_without_counting_a_run() {
+        let m = Metrics::new();
+        m.check_finished("disk_pressure", &Outcome::Pass, Duration::from_millis(1));
+        m.check_timed_out("disk_pressure");
+        m.check_timed_out("disk_pressure");
+        let text = m.render();
+        assert!(text.contains("node_readiness_check_passed{check=\"disk_pressure\"} 0"), "{text}");
+        assert!(text.contains("node_readiness_check_timeouts_total{check=\"disk_pressure\"} 2"));
+        assert!(text.contains("node_readiness_check_duration_seconds_count{check=\"disk_pressure\"} 1"));
     }
 }

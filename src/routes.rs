@@ -51,6 +51,12 @@ pub fn select_checks(query: Option<&str>, defaults: &[&'static str]) -> Result<V
         Err(QueryError::BadPercentEncoding) => return Err(bad_request("invalid percent-encoding in query", false)),
         Err(QueryError::NotUtf8) => return Err(bad_request("query is not valid UTF-8", false)),
     };
+    // A typo such as `checks=kubelet` must not silently run the defaults
+    // (and answer 200 for a node whose kubelet is dead).
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| k != "check") {
+        let shown: String = key.chars().take(32).collect();
+        return Err(bad_request(&format!("unknown query parameter {shown:?}; use check=a,b"), true));
+    }
     let mut selected: Vec<&'static str> = Vec::new();
     let mut any = false;
     for (_, value) in pairs.iter().filter(|(k, _)| k == "check") {
@@ -97,6 +103,8 @@ mod tests {
         assert_eq!(sel(Some("check=nope")), Err(400));
         assert_eq!(sel(Some("check=%zz")), Err(400));
         assert_eq!(sel(Some("check=%c3%28")), Err(400));
+        assert_eq!(sel(Some("checks=kubelet")), Err(400), "a typo never falls back to the defaults");
+        assert_eq!(sel(Some("check=kubelet&Check=node_ready")), Err(400));
     }
 
     #[test]

@@ -113,9 +113,8 @@ impl Runner {
                     Joined::Flight(flight) => match wait(&flight, now + timeout) {
                         Some(done) => (done.outcome.clone(), done.duration),
                         None => {
-                            let outcome = Outcome::unknown(timeout_reason(timeout, flight.started, now));
-                            self.metrics.check_finished(name, &outcome, timeout);
-                            (outcome, timeout)
+                            self.metrics.check_timed_out(name);
+                            (Outcome::unknown(timeout_reason(timeout, flight.started, now)), timeout)
                         }
                     },
                 };

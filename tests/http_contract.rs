@@ -130,6 +130,7 @@ fn check_selection_percent_encoding_duplicates_unknown_and_empty() {
         ("check=kubelet,nope", "unknown check \"nope\""),
         ("check=", "empty check name"),
         ("check=kubelet,", "empty check name"),
+        ("checks=kubelet", "unknown query parameter \"checks\"; use check=a,b"),
     ] {
         let r = svc.get(&format!("/health?{query}"));
         assert_eq!(r.status, 400, "{query}");
@@ -386,4 +387,25 @@ fn sigterm_finishes_the_in_flight_request_and_exits_0() {
     let status = svc.wait_exit(Duration::from_secs(5)).expect("process exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "no longer accepting");
+}
+
+#[test]
+fn one_shot_check_stops_on_sigterm_while_a_check_hangs() {
+    let kubelet = FakeHttp::start(Mode::Hang);
+    let url = kubelet.url("/healthz");
+    let mut child = std::process::Command::new(support::service::BIN)
+        .args(["check", "--check", "kubelet"])
+        .env_clear()
+        .env("NODE_NAME", "test-node")
+        .env("KUBELET_HEALTHZ_URL", &url)
+        .env("CHECK_TIMEOUT_MS", "60000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the check to reach the kubelet fake", Duration::from_secs(10), || (kubelet.hits() > 0).then_some(()));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_for("the one-shot check to exit", Duration::from_secs(10), || child.try_wait().unwrap());
+    assert!(!status.success(), "ended by the signal, not by a verdict: {status:?}");
 }

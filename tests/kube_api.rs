@@ -60,6 +60,15 @@ fn ready_false_unknown_and_back_flip_health() {
 }
 
 #[test]
+fn the_first_probe_after_start_already_knows_the_node() {
+    // A new pod in a rolling update gets probes as soon as it listens: it
+    // must not answer "node state unknown" while the API is reachable.
+    let r = rig(FakeApiServer::builder(), &[]);
+    let first = r.svc.get("/health");
+    assert_eq!(first.status, 200, "{}", first.body);
+}
+
+#[test]
 fn probing_ten_times_a_second_costs_one_list_and_at_most_two_watches() {
     let r = rig(FakeApiServer::builder(), &[]);
     wait_health(&r.svc, 200, FLIP);

@@ -168,7 +168,8 @@ mod tests {
         for _ in 0..3 {
             let (out, took) = one(&runner);
             assert!(matches!(&out, Outcome::Unknown(r) if r.starts_with("timed out after 200 ms")), "{out:?}");
-            assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(400), "{took:?}");
+            // Never a hang: answered at the deadline (generous bound for a loaded CI).
+            assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(1700), "{took:?}");
         }
         let parallel: Vec<_> = (0..8)
             .map(|_| {
@@ -178,7 +179,7 @@ mod tests {
             .collect();
         for h in parallel {
             let (out, took) = h.join().unwrap();
-            assert!(matches!(out, Outcome::Unknown(_)) && took < Duration::from_millis(400), "{out:?} {took:?}");
+            assert!(matches!(out, Outcome::Unknown(_)) && took < Duration::from_millis(1700), "{out:?} {took:?}");
         }
         assert_eq!(CALLS.load(Ordering::SeqCst), 1, "one stuck statvfs, not one per request");
 
@@ -195,6 +196,8 @@ mod tests {
         };
         assert_eq!(out, Outcome::Pass);
         assert_eq!(one(&runner).0, Outcome::Pass);
-        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+        // The stuck run plus at least one fresh run (two if the first probe
+        // after the release missed the stuck flight's end).
+        assert!((2..=3).contains(&CALLS.load(Ordering::SeqCst)), "{}", CALLS.load(Ordering::SeqCst));
     }
 }

@@ -81,7 +81,7 @@ mod tests {
     fn real_dumps_have_no_read_only_default_path() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mountinfo");
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            eprintln!("SKIP: {} not present", dir.display());
+            crate::checks::skip_missing_fixtures(&dir);
             return;
         };
         let mut n = 0;
@@ -108,7 +108,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mountinfo");
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
         let Some(composite) = read("12-k8s-mount-utils-composite-var-and-kubelet-binds.mountinfo") else {
-            eprintln!("SKIP: fixtures not present");
+            crate::checks::skip_missing_fixtures(&dir);
             return;
         };
         let m = mountinfo::parse(&composite);

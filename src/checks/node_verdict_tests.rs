@@ -16,7 +16,7 @@ fn fixtures_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP: {} not present", dir.display());
+        super::skip_missing_fixtures(&dir);
         None
     }
 }

@@ -10,10 +10,13 @@ use crate::metrics::{ExtraRenderer, family};
 
 /// A renderer for `Metrics::add_renderer`.
 pub fn renderer(store: Arc<NodeStore>) -> ExtraRenderer {
-    Box::new(move |out: &mut String| render(&store, Instant::now(), out))
+    let started = Instant::now();
+    Box::new(move |out: &mut String| render(&store, started, Instant::now(), out))
 }
 
-pub fn render(store: &NodeStore, now: Instant, out: &mut String) {
+/// `started`: when the service started; a state never confirmed is as old
+/// as the process, so an alert on the age fires in that case too.
+pub fn render(store: &NodeStore, started: Instant, now: Instant, out: &mut String) {
     let stats = store.stats();
     let snap = store.snapshot();
     family(out, "node_readiness_node_watch_connected", "gauge", "1 while a watch on this Node is open.");
@@ -29,9 +32,10 @@ pub fn render(store: &NodeStore, now: Instant, out: &mut String) {
         out,
         "node_readiness_node_state_age_seconds",
         "gauge",
-        "Seconds since the API last confirmed the Node state (0 while the watch is healthy).",
+        "Seconds since the API last confirmed the Node state (0 while the watch is healthy; uptime if never).",
     );
-    let _ = writeln!(out, "node_readiness_node_state_age_seconds {}", snap.age(now).as_secs_f64());
+    let age = if snap.confirmed_at.is_none() { now.saturating_duration_since(started) } else { snap.age(now) };
+    let _ = writeln!(out, "node_readiness_node_state_age_seconds {}", age.as_secs_f64());
     family(out, "node_readiness_node_watch_restarts_total", "counter", "Node watches ended and reopened, by reason.");
     for (reason, n) in stats.restarts() {
         let _ = writeln!(out, "node_readiness_node_watch_restarts_total{{reason=\"{reason}\"}} {n}");
@@ -50,10 +54,12 @@ mod tests {
     fn renders_every_family_with_values() {
         let store = NodeStore::new("n1");
         let mut out = String::new();
-        render(&store, Instant::now(), &mut out);
+        let now = Instant::now();
+        render(&store, now - std::time::Duration::from_secs(7), now, &mut out);
         for line in [
             "node_readiness_node_watch_connected 0",
-            "node_readiness_node_state_age_seconds 0",
+            // Never confirmed: as old as the process.
+            "node_readiness_node_state_age_seconds 7",
             "node_readiness_node_watch_restarts_total{reason=\"idle\"} 0",
             "node_readiness_node_api_requests_total{verb=\"list\"} 0",
             "# TYPE node_readiness_node_watch_restarts_total counter",

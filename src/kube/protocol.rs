@@ -49,8 +49,30 @@ pub fn decode_event(line: &[u8]) -> Result<Option<Event>, String> {
 }
 
 /// `/api/v1/nodes?fieldSelector=metadata.name%3DNAME&resourceVersion=0`.
-pub fn list_path(node: &str) -> String {
-    format!("/api/v1/nodes?fieldSelector=metadata.name%3D{node}&resourceVersion=0")
+/// Where a list may be served from (the reflector's choices in client-go).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListFrom {
+    /// First list: `resourceVersion=0`, any API server's watch cache, so a
+    /// fleet-wide restart costs etcd nothing.
+    WatchCache,
+    /// Relist after a broken stream: a cache no older than what we already
+    /// saw (`resourceVersionMatch=NotOlderThan`), so state never goes back
+    /// in time when another API server with a lagging cache answers.
+    NotOlderThan(String),
+    /// Relist after `410 Expired`: a consistent read (no resourceVersion),
+    /// as a cache that just expired our version may be lagging itself.
+    Consistent,
+}
+
+pub fn list_path(node: &str, from: &ListFrom) -> String {
+    let base = format!("/api/v1/nodes?fieldSelector=metadata.name%3D{node}");
+    match from {
+        ListFrom::WatchCache => format!("{base}&resourceVersion=0"),
+        ListFrom::NotOlderThan(rv) => {
+            format!("{base}&resourceVersion={}&resourceVersionMatch=NotOlderThan", encode_query(rv))
+        }
+        ListFrom::Consistent => base,
+    }
 }
 
 pub fn watch_path(node: &str, rv: &str, timeout_secs: u64) -> String {
@@ -150,7 +172,15 @@ mod tests {
 
     #[test]
     fn request_paths() {
-        assert_eq!(list_path("n1"), "/api/v1/nodes?fieldSelector=metadata.name%3Dn1&resourceVersion=0");
+        assert_eq!(
+            list_path("n1", &ListFrom::WatchCache),
+            "/api/v1/nodes?fieldSelector=metadata.name%3Dn1&resourceVersion=0"
+        );
+        assert_eq!(
+            list_path("n1", &ListFrom::NotOlderThan("42".into())),
+            "/api/v1/nodes?fieldSelector=metadata.name%3Dn1&resourceVersion=42&resourceVersionMatch=NotOlderThan"
+        );
+        assert_eq!(list_path("n1", &ListFrom::Consistent), "/api/v1/nodes?fieldSelector=metadata.name%3Dn1");
         assert_eq!(
             watch_path("n1.example", "123", 431),
             "/api/v1/nodes?fieldSelector=metadata.name%3Dn1.example&watch=1&allowWatchBookmarks=true\

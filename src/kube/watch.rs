@@ -13,7 +13,7 @@ use super::backoff::{Backoff, random};
 use super::client::{ApiError, Client};
 use super::config::{ApiConfig, discover};
 use super::node::Node;
-use super::protocol::{Event, decode_event, decode_list, get_path, list_path, watch_path};
+use super::protocol::{Event, ListFrom, decode_event, decode_list, get_path, list_path, watch_path};
 use super::store::{NodeStore, Restart, Verb};
 use super::{NodeState, Presence};
 use crate::config::Config;
@@ -94,6 +94,11 @@ struct Watcher {
     poll_logged: bool,
     /// The last exchange failed: the next success is logged.
     failing: bool,
+    /// Where the next list is served from (see [`ListFrom`]).
+    next_list: ListFrom,
+    /// 410s in a row without a healthy watch in between: each waits a
+    /// backoff step, so a lagging cache cannot make us relist in a loop.
+    expired_streak: u32,
 }
 
 impl Watcher {
@@ -108,6 +113,8 @@ impl Watcher {
             confirmed_at: None,
             poll_logged: false,
             failing: false,
+            next_list: ListFrom::WatchCache,
+            expired_streak: 0,
         }
     }
 
@@ -123,8 +130,11 @@ impl Watcher {
 
     /// One list, then watches from its resourceVersion until a relist is due.
     fn list_and_watch(&mut self) {
+        if self.expired_streak > 1 {
+            std::thread::sleep(self.backoff.next_delay(random()));
+        }
         self.store.stats().requested(Verb::List);
-        let answer = self.client.get_json(&list_path(&self.name));
+        let answer = self.client.get_json(&list_path(&self.name, &self.next_list));
         let mut rv = match answer.map_err(|e| (e.code(), e.to_string(), e.retry_after())) {
             Ok(v) => match decode_list(&v, &self.name) {
                 Ok((node, rv)) => {
@@ -134,8 +144,16 @@ impl Watcher {
                 Err(why) => return self.failed(&why, None),
             },
             Err((Some(403), why, _)) => return self.forbidden("list", &why),
-            Err((_, why, retry_after)) => return self.failed(&why, retry_after),
+            Err((code, why, retry_after)) => {
+                // "Too large resource version": that server's cache is behind
+                // what we saw; client-go then falls back to a consistent read.
+                if code == Some(504) || why.contains("Too large resource version") {
+                    self.next_list = ListFrom::Consistent;
+                }
+                return self.failed(&why, retry_after);
+            }
         };
+        self.next_list = ListFrom::NotOlderThan(rv.clone());
         loop {
             let timeout = WATCH_TIMEOUT_SECS.0 + random() % (WATCH_TIMEOUT_SECS.1 - WATCH_TIMEOUT_SECS.0 + 1);
             self.store.stats().requested(Verb::Watch);
@@ -144,7 +162,7 @@ impl Watcher {
                 Ok(s) => s,
                 Err(e) if e.code() == Some(410) => {
                     self.store.stats().restarted(Restart::Expired);
-                    return;
+                    return self.expired();
                 }
                 Err(e) if e.code() == Some(403) => return self.forbidden("watch", &e.to_string()),
                 Err(e) => {
@@ -190,7 +208,9 @@ impl Watcher {
             self.store.stats().set_connected(false);
             if started.elapsed() >= BACKOFF_RESET_AFTER {
                 self.backoff.reset();
+                self.expired_streak = 0;
             }
+            self.next_list = ListFrom::NotOlderThan(rv.clone());
             match end {
                 End::Closed => {
                     self.store.stats().restarted(Restart::Closed);
@@ -202,7 +222,7 @@ impl Watcher {
                 End::Expired(why) => {
                     log::info_limited("kube-watch-expired", &format!("node watch expired ({why}); relisting"));
                     self.store.stats().restarted(Restart::Expired);
-                    return;
+                    return self.expired();
                 }
                 End::Idle(e) => {
                     self.store.stats().restarted(Restart::Idle);
@@ -268,6 +288,13 @@ impl Watcher {
 
     /// Records the failure, marks the state unconfirmed since the API last
     /// answered, and sleeps the backoff delay.
+    /// Our resourceVersion is gone from the server's history: relist with a
+    /// consistent read, after a backoff step when it keeps happening.
+    fn expired(&mut self) {
+        self.expired_streak += 1;
+        self.next_list = ListFrom::Consistent;
+    }
+
     fn failed(&mut self, why: &str, retry_after: Option<Duration>) {
         self.record_failure(why);
         let delay = self.backoff.next_delay(random());

@@ -121,6 +121,58 @@ fn expired_watch_relists_and_silent_watch_is_replaced() {
 }
 
 #[test]
+fn repeated_410s_relist_consistently_with_backoff_not_in_a_loop() {
+    // Every watch is refused with 410 (a lagging cache behind a VIP): without
+    // backoff this spun at ~300 lists/s per node.
+    let server = Server::start(Box::new(|req| {
+        if req.path.contains("watch=1") {
+            let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 10 (15)","reason":"Expired","code":410}"#;
+            Reply::Json(410, status.into())
+        } else {
+            Reply::Json(200, list_json(10, "True"))
+        }
+    }));
+    let kc = Kubeconfig::new("expire-loop", server.port);
+    let store = start_watcher(&kc, &[]);
+    // Count requests over a fixed two-second window (a rate, not a wait).
+    store.wait_until(Instant::now() + Duration::from_secs(2), |_| false);
+    let paths = server.paths();
+    let lists: Vec<_> = paths.iter().filter(|p| !p.contains("watch=1")).collect();
+    assert!(lists.len() <= 4, "{} lists in 2 s; first requests: {:?}", lists.len(), &paths[..paths.len().min(6)]);
+    assert!(lists.len() >= 2, "a 410 relists: {paths:?}");
+    assert!(lists[0].ends_with("&resourceVersion=0"), "first list from the watch cache");
+    assert_eq!(lists[1].as_str(), "/api/v1/nodes?fieldSelector=metadata.name%3Dn1", "after 410: consistent read");
+    assert_eq!(ready_verdict(&store.snapshot()), Outcome::Pass, "the listed state is served meanwhile");
+}
+
+#[test]
+fn relist_after_a_broken_stream_never_goes_back_in_time() {
+    // Watch #1 delivers RV 12 then an ERROR event (not 410): the relist asks
+    // for a state not older than 12, whichever API server answers.
+    let server = Server::start(Box::new(|req| {
+        if req.path.contains("watch=1") && req.path.ends_with("resourceVersion=10") {
+            Reply::Stream(vec![
+                format!(r#"{{"type":"MODIFIED","object":{}}}"#, node_json(12, "False", "KubeletNotReady")),
+                r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"internal error","reason":"InternalError","code":500}}"#.into(),
+            ])
+        } else if req.path.contains("watch=1") {
+            Reply::Stream(vec![])
+        } else if req.path.contains("resourceVersionMatch=NotOlderThan") {
+            Reply::Json(200, list_json(12, "False").replace("KubeletReady", "KubeletNotReady"))
+        } else {
+            Reply::Json(200, list_json(10, "True"))
+        }
+    }));
+    let kc = Kubeconfig::new("not-older", server.port);
+    let store = start_watcher(&kc, &[]);
+    let stats = store.clone();
+    store.wait_until(Instant::now() + PATIENCE, move |_| stats.stats().request_count(Verb::List) >= 2);
+    let paths = server.paths();
+    let relist = paths.iter().filter(|p| !p.contains("watch=1")).nth(1).expect("a relist");
+    assert!(relist.ends_with("&resourceVersion=12&resourceVersionMatch=NotOlderThan"), "{paths:?}");
+}
+
+#[test]
 fn forbidden_list_falls_back_to_get_polling() {
     let server = Server::start(Box::new(|req| {
         let path = req.path.as_str();
