@@ -39,6 +39,9 @@ fn bench_api_cost_and_idle() {
     let env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
     let svc = Service::start(&as_env(&env));
     support::wait_for("/health 200", Duration::from_secs(20), || (svc.get("/health").status == 200).then_some(()));
+    // Steady state starts once the watch is open (a 200 can come right after
+    // the initial list, before the watch request).
+    support::wait_for("the watch to open", Duration::from_secs(20), || (api.open_watches() >= 1).then_some(()));
     let startup_requests = total_requests(&api);
 
     // Steady state: the watch is open; monitors probe at `probe_rate`.
@@ -54,6 +57,9 @@ fn bench_api_cost_and_idle() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let in_window = total_requests(&api);
+    for r in api.requests() {
+        println!("BENCH-WINDOW-REQUEST {} {}?{} -> {}", r.method, r.path, r.query, r.status);
+    }
     let rss = status_field(svc.pid(), "VmRSS:");
     let threads = status_field(svc.pid(), "Threads:");
 
