@@ -98,6 +98,19 @@ impl Conn for TcpStream {
 /// What a listener does with an admitted connection (HTTP, or the agent).
 pub type Handler = fn(TcpStream, &Shared);
 
+/// The "client" the per-client limit counts: an IPv4 address, or the /64 an
+/// IPv6 address belongs to (one host usually owns a whole /64, so counting
+/// single IPv6 addresses would make the limit meaningless).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// Connection limits, from the config.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -343,7 +356,7 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
                 continue;
             }
         };
-        let ip = peer.ip().to_canonical();
+        let ip = client_key(peer.ip());
         let Some(admission) = shared.admit(ip) else {
             // Over a limit: close at once (RST-free close; the client sees EOF).
             drop(stream);
@@ -366,7 +379,7 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
 fn handle_http(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let ip = stream.peer_addr().map(|a| a.ip().to_canonical()).unwrap_or(Ipv6Addr::UNSPECIFIED.into());
+    let ip = stream.peer_addr().map(|a| client_key(a.ip())).unwrap_or(Ipv6Addr::UNSPECIFIED.into());
     let fd = stream.as_raw_fd();
     match &shared.tls {
         None => handle_connection(stream, shared, shared.register(ip, fd)),
@@ -499,4 +512,20 @@ fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, len: u64) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_ipv4_addresses_or_ipv6_64s() {
+        let key = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7", "dual-stack listeners see v4 as mapped");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::9"), key("2001:db8:1:2:ffff::1"));
+        assert_ne!(key("2001:db8:1:2::9"), key("2001:db8:1:3::9"));
+        assert_eq!(key("::1"), "::");
+    }
 }
