@@ -148,13 +148,7 @@ impl Runner {
     /// Runs a snapshot check here and now: it only reads memory, so it needs
     /// no thread, no deadline enforcement and no cache.
     fn run_inline(&self, idx: usize, deadline: Instant) -> (Outcome, Duration) {
-        let check = &self.registry[idx];
-        let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(&self.ctx, deadline)))
-            .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
-        let duration = started.elapsed();
-        self.metrics.check_finished(check.name, &outcome, duration);
-        (outcome, duration)
+        execute(&self.registry[idx], &self.ctx, &self.metrics, deadline)
     }
 
     fn spawn(&self, idx: usize, flight: Arc<Flight>, deadline: Instant) {
@@ -165,11 +159,7 @@ impl Runner {
             .name(format!("check-{}", check.name))
             .stack_size(CHECK_THREAD_STACK)
             .spawn(move || {
-                let started = Instant::now();
-                let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(&ctx, deadline)))
-                    .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
-                let duration = started.elapsed();
-                metrics.check_finished(check.name, &outcome, duration);
+                let (outcome, duration) = execute(check, &ctx, &metrics, deadline);
                 finish(&slot, &thread_flight, Done { outcome, duration, finished: Instant::now() });
             });
         if let Err(e) = spawned {
@@ -197,6 +187,17 @@ impl Runner {
             _ => {}
         }
     }
+}
+
+/// One execution of `check`, timed and recorded; a panic in the check is
+/// caught and reported as a failed check, never taking the caller down.
+fn execute(check: &Check, ctx: &Ctx, metrics: &Metrics, deadline: Instant) -> (Outcome, Duration) {
+    let started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(ctx, deadline)))
+        .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
+    let duration = started.elapsed();
+    metrics.check_finished(check.name, &outcome, duration);
+    (outcome, duration)
 }
 
 /// Stores a finished execution, clears the flight and wakes every waiter.

@@ -116,10 +116,9 @@ impl Ctx {
 
     /// Before a one-shot run (`check` subcommand) or before listening: wait,
     /// at most until `deadline`, for background state (the Node snapshot).
-    /// Only waits when one of `names` reads the Node snapshot.
+    /// Only waits when one of `names` is a snapshot check.
     pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
-        const NODE_CHECKS: [&str; 3] = ["node_ready", "custom_conditions", "node_eligible"];
-        if names.iter().any(|n| NODE_CHECKS.contains(n)) {
+        if names.iter().filter_map(|n| find(n)).any(|c| c.exec == Exec::Snapshot) {
             self.node.wait_first(deadline);
         }
     }
