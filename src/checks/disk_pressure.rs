@@ -49,14 +49,7 @@ fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
         seen_devs.push(stats.dev);
         problems.extend(judge(&shown, &stats.vfs, c.min_free_percent, c.min_free_inodes_percent));
     }
-    if !problems.is_empty() {
-        problems.extend(unknown);
-        Outcome::fail(problems.join(", "))
-    } else if !unknown.is_empty() {
-        Outcome::unknown(unknown.join(", "))
-    } else {
-        Outcome::Pass
-    }
+    Outcome::from_findings(problems, unknown)
 }
 
 /// Pure verdict for one filesystem: the problems, worded

@@ -47,6 +47,20 @@ impl Outcome {
         Outcome::Unknown(clean_reason(reason.as_ref()))
     }
 
+    /// The verdict of a check that judged several things: Fail when any
+    /// failed (every reason listed, failures first), else Unknown when some
+    /// could not be judged, else Pass.
+    pub fn from_findings(mut fails: Vec<String>, unknown: Vec<String>) -> Outcome {
+        if !fails.is_empty() {
+            fails.extend(unknown);
+            Outcome::fail(fails.join(", "))
+        } else if !unknown.is_empty() {
+            Outcome::unknown(unknown.join(", "))
+        } else {
+            Outcome::Pass
+        }
+    }
+
     pub fn passed(&self) -> bool {
         matches!(self, Outcome::Pass)
     }

@@ -97,15 +97,8 @@ pub fn probe(gateways: &[Gateway], timeout: Duration, end: Instant) -> Outcome {
             (Ok(_), false, Some(e)) => fails.push(format!("gateway {}: no ICMP reply in {waited} ms ({e})", t.gw)),
         }
     }
-    if !fails.is_empty() {
-        fails.extend(unknown);
-        Outcome::fail(fails.join(", "))
-    } else if !unknown.is_empty() {
-        // We could not ping at all: that says nothing about the gateway.
-        Outcome::unknown(unknown.join(", "))
-    } else {
-        Outcome::Pass
-    }
+    // A gateway we could not ping at all is Unknown: that says nothing about it.
+    Outcome::from_findings(fails, unknown)
 }
 
 #[cfg(test)]
