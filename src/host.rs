@@ -136,20 +136,7 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!("hnre-host-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     #[test]
     fn paths_stay_inside_the_roots() {
@@ -165,7 +152,7 @@ mod tests {
 
     #[test]
     fn absolute_symlinks_resolve_inside_host_root() {
-        let t = TempDir::new("resolve");
+        let t = TempDir::new("host-resolve");
         std::fs::create_dir_all(t.0.join("data/log")).unwrap();
         std::fs::create_dir_all(t.0.join("var/lib")).unwrap();
         symlink("/data/log", t.0.join("var/log")).unwrap();

@@ -23,6 +23,8 @@ mod runner;
 mod sd_notify;
 mod server;
 mod sys;
+#[cfg(test)]
+mod testutil;
 mod timefmt;
 mod tls;
 

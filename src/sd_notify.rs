@@ -50,16 +50,13 @@ mod tests {
 
     #[test]
     fn sends_one_datagram_to_a_path_socket() {
-        let dir = std::env::temp_dir().join(format!("hnre-sdnotify-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join("notify");
-        let _ = std::fs::remove_file(&path);
+        let dir = crate::testutil::TempDir::new("sdnotify");
+        let path = dir.0.join("notify");
         let rx = UnixDatagram::bind(&path).unwrap();
         send(path.as_os_str(), b"READY=1\n").unwrap();
         let mut buf = [0u8; 64];
         let n = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\n");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

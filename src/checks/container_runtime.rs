@@ -137,8 +137,8 @@ mod tests {
 
     #[test]
     fn detection_under_host_root() {
-        let dir = std::env::temp_dir().join(format!("cri-detect-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = crate::testutil::TempDir::new("cri-detect");
+        let dir = tmp.0.join("root");
         let err = detect(&dir).unwrap_err();
         assert!(err.starts_with("no CRI socket found (looked in "), "{err}");
         assert!(err.contains(&format!("{}/run/crio/crio.sock", dir.display())), "{err}");
@@ -149,7 +149,6 @@ mod tests {
         std::fs::create_dir_all(dir.join("run/containerd")).unwrap();
         std::fs::write(dir.join("run/containerd/containerd.sock"), b"").unwrap();
         assert_eq!(detect(&dir).unwrap(), dir.join("run/containerd/containerd.sock"));
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(under_root(Path::new("/"), "/var/run/crio/crio.sock"), PathBuf::from("/var/run/crio/crio.sock"));
     }
 }

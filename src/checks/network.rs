@@ -114,12 +114,9 @@ mod tests {
 
     #[test]
     fn no_default_route() {
-        let dir = std::env::temp_dir().join(format!("hnre-noroute-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("net")).unwrap();
-        std::fs::write(dir.join("net/route"), "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n")
-            .unwrap();
-        let host = HostPaths::new("/", &dir);
+        let dir = crate::testutil::TempDir::new("noroute");
+        dir.write("net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n");
+        let host = HostPaths::new("/", &dir.0);
         assert_eq!(default_gateways(&host), Err(Outcome::fail("no default route")));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

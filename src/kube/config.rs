@@ -237,28 +237,7 @@ fn io_reason(e: &std::io::Error) -> String {
 mod tests {
     use super::*;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!("hnre-kubeconfig-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let p = self.0.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, text).unwrap();
-            p
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
@@ -266,7 +245,7 @@ mod tests {
 
     #[test]
     fn kubelet_conf_with_relative_combined_pem() {
-        let d = TempDir::new("kubelet");
+        let d = TempDir::new("kubeconfig-kubelet");
         d.write("pki/ca.crt", "CA PEM");
         let path = d.write(
             "kubelet.conf",
@@ -287,7 +266,7 @@ mod tests {
 
     #[test]
     fn data_fields_token_file_and_tls_server_name() {
-        let d = TempDir::new("data");
+        let d = TempDir::new("kubeconfig-data");
         let path = d.write(
             "sub/config",
             &format!(
@@ -312,7 +291,7 @@ mod tests {
 
     #[test]
     fn json_kubeconfig_and_inline_token_and_insecure() {
-        let d = TempDir::new("json");
+        let d = TempDir::new("kubeconfig-json");
         let path = d.write(
             "config.json",
             r#"{"apiVersion":"v1","kind":"Config","current-context":"x",
@@ -329,7 +308,7 @@ mod tests {
 
     #[test]
     fn several_files_first_value_wins() {
-        let d = TempDir::new("merge");
+        let d = TempDir::new("kubeconfig-merge");
         let a = d.write("a", "current-context: x\n");
         let b = d.write(
             "b",
@@ -343,7 +322,7 @@ mod tests {
 
     #[test]
     fn clear_errors() {
-        let d = TempDir::new("errors");
+        let d = TempDir::new("kubeconfig-errors");
         let base = "clusters:\n- name: c\n  cluster: {server: 'https://s:1'}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n";
         let cases = [
             (format!("{base}users:\n- name: u\n  user: {{token: t}}\n"), "current-context is not set"),
@@ -380,7 +359,7 @@ mod tests {
 
     #[test]
     fn in_cluster_brackets_ipv6_and_needs_ca_and_token() {
-        let d = TempDir::new("incluster");
+        let d = TempDir::new("kubeconfig-incluster");
         assert!(in_cluster("10.96.0.1", 443, &d.0).unwrap_err().contains("ca.crt"));
         d.write("ca.crt", "CA");
         assert!(in_cluster("10.96.0.1", 443, &d.0).unwrap_err().contains("token"));
