@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use support::Service;
 use support::fake_apiserver::{FakeApiServer, Verb};
 use support::kube_env::{Creds, as_env, env_for};
+use support::reaction::{self, ms, percentile, until_status};
 
 const NODE: &str = "n1";
+/// /health poll step of these measurements (reaction-bench polls every 10 ms).
+const POLL: Duration = Duration::from_millis(1);
 
 fn env_secs(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -93,24 +96,6 @@ fn bench_api_cost_and_idle() {
     );
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(p * sorted.len()).div_ceil(100).max(1) - 1]
-}
-
-/// Polls `/health` every millisecond until it answers `want`; the time taken.
-fn until_status(svc: &Service, want: u16, t0: Instant) -> Duration {
-    while svc.get("/health").status != want {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no {want} within 20 s:\n{}", svc.log());
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    t0.elapsed()
-}
-
 #[test]
 #[ignore = "benchmark: run scripts/bench"]
 fn bench_start_to_first_200() {
@@ -128,7 +113,7 @@ fn bench_start_to_first_200() {
         for _ in 0..runs {
             let t0 = Instant::now();
             let svc = Service::start(&as_env(&env));
-            samples.push(until_status(&svc, 200, t0));
+            samples.push(until_status(&svc, 200, t0, POLL));
         }
         samples.sort();
         println!(
@@ -146,24 +131,7 @@ fn bench_start_to_first_200() {
 fn bench_reaction_1ms() {
     let flips = env_secs("BENCH_FLIPS", 50) as usize;
     for (label, interval) in [("default", None), ("0", Some("0"))] {
-        let api = FakeApiServer::start();
-        api.add_node(NODE);
-        let mut env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
-        if let Some(v) = interval {
-            env.push(("CHECK_MIN_INTERVAL_MS".into(), v.into()));
-        }
-        let svc = Service::start(&as_env(&env));
-        until_status(&svc, 200, Instant::now());
-        let mut samples = Vec::with_capacity(flips);
-        for i in 0..flips {
-            let (status, want) = if i % 2 == 0 { ("False", 503) } else { ("True", 200) };
-            // Spread the flips over the 500 ms result-reuse window.
-            std::thread::sleep(Duration::from_millis(37 * (i as u64 % 17)));
-            let t0 = Instant::now();
-            api.set_ready(NODE, status, "Bench", "flip");
-            samples.push(until_status(&svc, want, t0));
-        }
-        samples.sort();
+        let samples = reaction::samples(flips, interval, POLL);
         println!(
             "BENCH react_{label}_flips={flips} react_{label}_p50_ms={:.1} react_{label}_p99_ms={:.1} react_{label}_max_ms={:.1}",
             ms(percentile(&samples, 50)),

@@ -9,6 +9,7 @@ pub mod haproxy;
 pub mod kube_env;
 pub mod lb_rig;
 pub mod raw_http;
+pub mod reaction;
 pub mod service;
 pub mod tls_files;
 
