@@ -387,11 +387,7 @@ fn plain_http_mode_serves_the_same_api() {
 
 #[test]
 fn real_fixtures_load_and_round_trip() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/nodes");
-    if !dir.is_dir() {
-        support::skip("../shared/fixtures/nodes absent");
-        return;
-    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/nodes");
     let api = FakeApiServer::start();
     let path = dir.join("07-kubeadm-controlplane-notready-cni-not-initialized.json");
     let node = support::fake_apiserver::load_node_fixture(&path);

@@ -74,16 +74,13 @@ mod tests {
     const DEFAULT_PATHS: [&str; 6] =
         ["/var", "/var/lib/kubelet", "/var/lib/containers", "/var/lib/containerd", "/var/log", "/etc"];
 
-    /// The real dumps in ../shared/fixtures/mountinfo (see its SOURCES.md):
+    /// The real dumps in testdata/mountinfo (see its SOURCES.md):
     /// none has one of the default paths on a read-only mount, so every
     /// verdict is Pass, and the holding mounts match the table there.
     #[test]
     fn real_dumps_have_no_read_only_default_path() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mountinfo");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            crate::checks::skip_missing_fixtures(&dir);
-            return;
-        };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mountinfo");
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut n = 0;
         for e in entries.flatten() {
             let path = e.path();
@@ -105,12 +102,9 @@ mod tests {
     /// Spot checks of the SOURCES.md "path → holding mount" table.
     #[test]
     fn real_dumps_holding_mounts() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mountinfo");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mountinfo");
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
-        let Some(composite) = read("12-k8s-mount-utils-composite-var-and-kubelet-binds.mountinfo") else {
-            crate::checks::skip_missing_fixtures(&dir);
-            return;
-        };
+        let composite = read("12-k8s-mount-utils-composite-var-and-kubelet-binds.mountinfo").expect("testdata present");
         let m = mountinfo::parse(&composite);
         let at = |p: &str| mountinfo::holding_mount(&m, Path::new(p)).map(|m| (m.id, m.source.clone()));
         assert_eq!(at("/var"), Some((80, "/dev/sda1".into())));

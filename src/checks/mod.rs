@@ -181,16 +181,6 @@ pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|c| c.name).collect()
 }
 
-/// Unit tests over ../shared/fixtures skip when the folder is absent (a
-/// clone on its own), except in CI (`E2E_REQUIRED=1`), where that fails.
-#[cfg(test)]
-pub(crate) fn skip_missing_fixtures(dir: &std::path::Path) {
-    if std::env::var("E2E_REQUIRED").is_ok_and(|v| v == "1") {
-        panic!("E2E_REQUIRED=1 but the fixtures are missing: {}", dir.display());
-    }
-    eprintln!("SKIP: {} not present", dir.display());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Verdicts of node_ready, custom_conditions and node_eligible: one table
-//! row per real Node object in ../shared/fixtures/nodes (skipped when the
-//! folder is absent; the objects are not copied here, see its SOURCES.md),
-//! then hand-written Nodes for documented shapes no real dump was found for.
+//! row per real Node object in testdata/nodes (provenance in its
+//! SOURCES.md), then hand-written Nodes for documented shapes no real dump
+//! was found for.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,14 +11,8 @@ use super::{ConditionRule, Outcome, custom_conditions, node_eligible, node_ready
 use crate::config::test_config;
 use crate::kube::{Node, NodeState, Presence};
 
-fn fixtures_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/nodes");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        super::skip_missing_fixtures(&dir);
-        None
-    }
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/nodes")
 }
 
 fn load(dir: &Path, name: &str) -> Node {
@@ -61,7 +55,7 @@ fn verdict(want: &str) -> Outcome {
 
 #[test]
 fn real_nodes_default_configuration() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -80,7 +74,7 @@ fn real_nodes_default_configuration() {
 
 #[test]
 fn real_nodes_with_knobs() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     // NODE_ELIGIBLE_IGNORE_CORDON=true: the cordoned OpenShift nodes pass.
     for file in ["03-openshift-worker-cordoned-mco-draining.json", "04-openshift-master-cordoned-mco-degraded.json"] {
         assert_eq!(node_eligible::evaluate(&load(&dir, file), true), Outcome::Pass, "{file}");

@@ -84,7 +84,7 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
-/// Reads a Node fixture (`kubectl get node -o json` output) from ../shared/fixtures/nodes.
+/// Reads a Node fixture (`kubectl get node -o json` output) from testdata/nodes.
 pub fn load_node_fixture(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
