@@ -44,7 +44,7 @@ static:
 # The FROM-scratch image (Containerfile) around the static binaries: one
 # image per CPU, each built from a context that holds only its binary, under
 # one multi-arch OCI image index named $(IMAGE) (podman or buildah manifest).
-# Push it with `$(ENGINE) manifest push --all $(IMAGE) docker://REGISTRY/NAME:TAG`.
+# Push it: `$(ENGINE) manifest push --all --format oci $(IMAGE) docker://REGISTRY/NAME:TAG`.
 image: static
 	ENGINE=$(ENGINE) IMAGE=$(IMAGE) VERSION=$(VERSION) SOURCE=$(IMAGE_SOURCE) LICENSES=$(IMAGE_LICENSES) \
 		./scripts/image $(TARGET_DIR) $(MUSL_TARGETS)

@@ -29,13 +29,13 @@ fn main() {
             // Rebuild when HEAD moves: HEAD itself (checkout), the branch it
             // points at (commit) and packed-refs (gc). Paths come from git, as
             // a worktree keeps them outside .git.
-            for path in ["HEAD", "packed-refs"] {
-                if let Some(p) = git(&["rev-parse", "--git-path", path]) {
+            // A path that does not exist would make cargo rerun this script
+            // on every build, so only existing ones are named.
+            let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            for path in ["HEAD", "packed-refs"].into_iter().map(String::from).chain(branch) {
+                if let Some(p) = git(&["rev-parse", "--git-path", &path]).filter(|p| Path::new(p).exists()) {
                     println!("cargo:rerun-if-changed={p}");
                 }
-            }
-            if let Some(p) = git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r])) {
-                println!("cargo:rerun-if-changed={p}");
             }
             git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into())
         }
