@@ -4,21 +4,26 @@
 # it does nothing and those tests skip (outside CI) with a one-line reason.
 set -eu
 
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user: the aarch64
+# static binary (scripts/static-build) run under emulation (tests/arm64.rs).
 # haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
-# prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
-# is never started. buildah, keepalived, musl-tools, mount, systemd:
+# prometheus: `promtool check metrics` (tests/metrics.rs), `promtool test
+# rules` and the server scraping the service (tests/monitoring.rs). buildah, keepalived, musl-tools, mount, systemd:
 # tests/packaging.rs (image, keepalived example, static build, chroot,
 # systemd-analyze verify).
 PACKAGES="
 buildah
 containerd
 dnsmasq-base
+gcc-aarch64-linux-gnu
 haproxy
 iproute2
 keepalived
+libc6-dev-arm64-cross
 mount
 musl-tools
 prometheus
+qemu-user
 systemd
 util-linux
 "
@@ -48,3 +53,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     if [ -n "$own_policy" ]; then rm -f "$policy"; fi
 fi
+
+# Helm for tests/helm_chart.rs and `make release`: built once from its Go
+# module into a cache outside the clone (scripts/helm), so tests find it.
+"$(dirname "$0")/helm" --path >/dev/null || echo "install-test-deps: helm could not be built; the chart tests will skip" >&2
