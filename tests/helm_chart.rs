@@ -258,3 +258,34 @@ fn monitors_select_the_pods_and_label_series_with_the_node() {
         &json!({"sourceLabels": ["__meta_kubernetes_pod_ip"], "targetLabel": "__address__", "replacement": "$1:25001"})
     ));
 }
+
+/// A kustomize overlay of deploy/ plus one of deploy/components, written
+/// under the target folder (kustomize takes only relative paths, and an
+/// overlay inside deploy/ would be a cycle); `kubectl kustomize` of it.
+fn overlay_with_component(component: &str) -> Option<Vec<Value>> {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("overlay-{component}-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let rel = tmp.strip_prefix(ROOT).expect("the target folder is inside the repository");
+    let up = "../".repeat(rel.components().count());
+    let kustomization = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{up}deploy]\ncomponents: [{up}deploy/components/{component}]\n"
+    );
+    std::fs::write(tmp.join("kustomization.yaml"), kustomization).unwrap();
+    let dir = rel.to_str().unwrap().to_string();
+    let docs = kustomize(&dir);
+    let _ = std::fs::remove_dir_all(&tmp);
+    docs
+}
+
+#[test]
+fn monitoring_components_render_what_the_chart_renders() {
+    let Some(helm) = helm() else { return };
+    let Some(example) = kustomize("examples/prometheus-operator") else { return };
+    let chart = without_helm_labels(rendered(&helm, "metrics: {serviceMonitor: {enabled: true}}"));
+    assert_eq!(sorted(example.clone()), chart, "examples/prometheus-operator (service-monitor) and the chart differ");
+    assert_eq!(one(&example, "ServiceMonitor")["spec"]["jobLabel"], "app.kubernetes.io/name");
+
+    let Some(pod_monitor) = overlay_with_component("pod-monitor") else { return };
+    let chart = without_helm_labels(rendered(&helm, "metrics: {podMonitor: {enabled: true}}"));
+    assert_eq!(sorted(pod_monitor), chart, "deploy/components/pod-monitor and the chart differ");
+}
