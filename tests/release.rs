@@ -105,7 +105,7 @@ fn make_release_writes_every_release_file_with_checksums() {
         assert!(shipped == std::fs::read(target_dir().join(target).join("release").join(NAME)).unwrap(), "{file}");
         assert_eq!(u16::from_le_bytes([shipped[0x12], shipped[0x13]]), machine, "{file}: wrong CPU");
     }
-    let (ok, version) = output(&mut Command::new(dir.join(format!("{NAME}-{VERSION}-linux-amd64"))).arg("--version"));
+    let (ok, version) = output(Command::new(dir.join(format!("{NAME}-{VERSION}-linux-amd64"))).arg("--version"));
     assert!(ok, "{version}");
     let commit = checkout_commit().unwrap_or_else(|| "unknown".into());
     assert_eq!(version.trim(), format!("{NAME} {VERSION} (commit {commit})"));
@@ -178,7 +178,7 @@ fn version_of_tarball_build(env: &[(&str, &str)]) -> String {
     build.env_remove("HNRE_GIT_COMMIT").envs(env.iter().copied());
     let (ok, said) = output(&mut build);
     assert!(ok, "build from the copied sources failed:\n{said}");
-    let (ok, out) = output(&mut Command::new(base.join("target/debug").join(NAME)).arg("--version"));
+    let (ok, out) = output(Command::new(base.join("target/debug").join(NAME)).arg("--version"));
     assert!(ok, "{out}");
     out.trim().to_string()
 }
