@@ -27,6 +27,8 @@ pub struct Request {
     pub minor_version: u8,
     pub keep_alive: bool,
     pub content_length: u64,
+    /// The `Accept` header (the status page answers JSON when asked for it).
+    pub accept: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -59,6 +61,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
     let minor_version = req.version.unwrap_or(0);
     let mut keep_alive = minor_version == 1;
     let mut content_length = 0u64;
+    let mut accept = None;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in String::from_utf8_lossy(h.value).split(',') {
@@ -76,6 +79,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
                 .ok_or(HeadError::Malformed("invalid Content-Length"))?;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(HeadError::ChunkedBody);
+        } else if h.name.eq_ignore_ascii_case("accept") {
+            accept = Some(String::from_utf8_lossy(h.value).into_owned());
         }
     }
     let target = req.path.unwrap_or("/");
@@ -91,6 +96,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
         minor_version,
         keep_alive,
         content_length,
+        accept,
     };
     Ok(Some((request, n)))
 }

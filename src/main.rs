@@ -9,6 +9,7 @@ mod config;
 mod cri;
 mod dns;
 mod gateways;
+mod history;
 mod host;
 mod http;
 mod icmp;
@@ -22,6 +23,9 @@ mod routes;
 mod runner;
 mod sd_notify;
 mod server;
+mod status_cli;
+mod status_page;
+mod status_report;
 mod sys;
 #[cfg(test)]
 mod testutil;

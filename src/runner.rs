@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::checks::{self, Check, Ctx, Exec, Outcome};
+use crate::history::History;
 use crate::log;
 use crate::metrics::Metrics;
 
@@ -55,6 +56,8 @@ pub struct Runner {
     slots: Vec<Arc<Mutex<Slot>>>,
     registry: &'static [Check],
     metrics: Arc<Metrics>,
+    /// Last results and transitions, for the status page and /metrics.
+    history: Arc<History>,
 }
 
 enum Joined {
@@ -79,7 +82,15 @@ impl Runner {
     /// A runner over another table of checks (tests use fake checks).
     pub fn with_registry(ctx: Arc<Ctx>, metrics: Arc<Metrics>, registry: &'static [Check]) -> Runner {
         let slots = registry.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
-        Runner { ctx, slots, registry, metrics }
+        let history = Arc::new(History::new(registry.iter().map(|c| c.name)));
+        let h = history.clone();
+        metrics.add_renderer(Box::new(move |out: &mut String| h.render_metrics(out)));
+        Runner { ctx, slots, registry, metrics, history }
+    }
+
+    /// What requests saw of each check; reading it never runs one.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     pub fn ctx(&self) -> &Ctx {
@@ -107,18 +118,23 @@ impl Runner {
             .into_iter()
             .map(|(idx, timeout, joined)| {
                 let name = self.registry[idx].name;
-                let (outcome, duration) = match joined {
-                    Joined::Inline => self.run_inline(idx, now + timeout),
-                    Joined::Cached(done) => (done.outcome.clone(), done.duration),
+                let (outcome, duration, finished) = match joined {
+                    Joined::Inline => {
+                        let (outcome, duration) = self.run_inline(idx, now + timeout);
+                        (outcome, duration, Instant::now())
+                    }
+                    Joined::Cached(done) => (done.outcome.clone(), done.duration, done.finished),
                     Joined::Flight(flight) => match wait(&flight, now + timeout) {
-                        Some(done) => (done.outcome.clone(), done.duration),
+                        Some(done) => (done.outcome.clone(), done.duration, done.finished),
                         None => {
                             self.metrics.check_timed_out(name);
-                            (Outcome::unknown(timeout_reason(timeout, flight.started, now)), timeout)
+                            let reason = timeout_reason(timeout, flight.started, now);
+                            (Outcome::unknown(reason), timeout, Instant::now())
                         }
                     },
                 };
                 self.note_verdict(idx, &outcome);
+                self.history.record(name, &outcome, duration, finished);
                 CheckResult { name, outcome, duration }
             })
             .collect()

@@ -17,6 +17,7 @@ pub mod src {
     pub mod cri;
     pub mod dns;
     pub mod gateways;
+    pub mod history;
     pub mod host;
     pub mod http;
     pub mod icmp;
@@ -30,14 +31,17 @@ pub mod src {
     pub mod runner;
     pub mod sd_notify;
     pub mod server;
+    pub mod status_cli;
+    pub mod status_page;
+    pub mod status_report;
     pub mod sys;
     pub mod timefmt;
     pub mod tls;
 }
 
 pub use src::{
-    agent, app, checks, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report,
-    resolv_conf, routes, runner, sd_notify, server, sys, timefmt, tls,
+    agent, app, checks, config, cri, dns, gateways, history, host, http, icmp, kube, log, metrics, mountinfo, report,
+    resolv_conf, routes, runner, sd_notify, server, status_cli, status_page, status_report, sys, timefmt, tls,
 };
 
 use std::io::{self, Read, Write};
