@@ -143,7 +143,10 @@ fn fetch(url: &str) -> Result<Status, String> {
         .build()
         .into();
     let mut resp = agent.get(url).header("Accept", "application/json").call().map_err(|e| match e {
-        ureq::Error::Io(io) => io.to_string(),
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused (is the service running?)".into(),
+            _ => io.to_string(),
+        },
         ureq::Error::Timeout(_) => format!("no answer within {} s", TIMEOUT.as_secs()),
         other => other.to_string(),
     })?;
@@ -256,7 +259,7 @@ fn render(s: &Status, style: &Style) -> String {
         (false, None) => "never confirmed".to_string(),
     };
     out.push_str(&format!(
-        "Node state: {} via {}, {age}, API {}, {} watch restarts{}\n",
+        "Node {}; source {}; state {age}; API {}; {} watch restarts{}\n",
         safe(&n.presence),
         safe(&n.source),
         safe(n.api_server.as_deref().unwrap_or("-")),
@@ -331,7 +334,7 @@ mod tests {
     fn the_table_says_what_why_and_since_when() {
         let text = render(&sample(), &Style { colour: false });
         assert!(text.starts_with("node n1: NOT READY"), "{text}");
-        assert!(text.contains("present via watch, current, API https://192.0.2.1:6443, 2 watch restarts"), "{text}");
+        assert!(text.contains("Node present; source watch; state current; API https://192.0.2.1:6443; 2 watch restarts"));
         let row = text.lines().find(|l| l.starts_with("node_ready")).unwrap();
         assert!(row.contains("fail") && row.contains("2 min 0 s ago") && row.contains("1 s ago"), "{row}");
         assert!(row.contains("KubeletNotReady: \u{fffd}[2Jgone"), "escape stripped: {row:?}");

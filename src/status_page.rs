@@ -100,65 +100,74 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Columns are styled by position (`td:nth-child`), so rows carry no
+/// per-cell markup and read as text in `curl` output.
 const STYLE: &str = "\
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d1d1f;background:#fff}
-h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}
-p.meta{color:#555;margin:0 0 1em}
-table{border-collapse:collapse;width:100%;margin-bottom:.5em}
-th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;vertical-align:top}
-th{background:#f4f4f6;font-weight:600}
-td.num{text-align:right;white-space:nowrap}td.time{white-space:nowrap}
-code,td.mono{font-family:ui-monospace,monospace;font-size:.95em}
-.badge{display:inline-block;padding:0 .5em;border-radius:.3em;font-weight:600}
-.pass .badge,.badge.pass{background:#d8f3dc;color:#1b5e20}
-.fail .badge,.badge.fail{background:#fde0e0;color:#b00020}
-.unknown .badge,.badge.unknown{background:#fff1cc;color:#8a5a00}
-.not-run .badge,.badge.not-run{background:#eee;color:#666}
-.dim{color:#777}
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em 2em;color:#1d1d1f;background:#fff;max-width:110em}
+h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.1em;margin:1.5em 0 .4em}
+p{color:#555;margin:0 0 1em}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.3em .7em;border-bottom:1px solid #e3e3e8;vertical-align:top}
+th{background:#f4f4f6;font-weight:600;white-space:nowrap}
+#checks td:nth-child(1),#transitions td:nth-child(2),#config th,#config td{font-family:ui-monospace,monospace}
+#checks td:nth-child(1){white-space:nowrap}
+#checks td:nth-child(3),#checks td:nth-child(4),#transitions td:nth-child(1){white-space:nowrap;color:#444}
+#checks td:nth-child(5),#checks td:nth-child(6){text-align:right;white-space:nowrap}
+#node-state th,#config th{width:16em}
+b{display:inline-block;padding:0 .5em;border-radius:.3em;white-space:nowrap}
+.pass b,b.pass{background:#d8f3dc;color:#1b5e20}
+.fail b,b.fail{background:#fde0e0;color:#b00020}
+.unknown b,b.unknown{background:#fff1cc;color:#8a5a00}
+.not-run b,b.not-run{background:#eee;color:#666}
+tr.fail td{background:#fff8f8}tr.unknown td{background:#fffcf2}
 ";
 
 /// The page. One table row per line, so `curl` output reads as text too.
 pub fn render(r: &Report) -> Vec<u8> {
     let mut h = String::with_capacity(16 * 1024);
-    let verdict = if r.ready { ("pass", "READY") } else { ("fail", "NOT READY") };
+    let (class, verdict) = if r.ready { ("pass", "READY") } else { ("fail", "NOT READY") };
     let node = escape(&r.node);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{node}: {} - harmony-node-readiness-endpoint</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
-        verdict.1.to_ascii_lowercase()
+        verdict.to_ascii_lowercase()
     );
-    let _ = writeln!(h, "<h1>Node {node}: <span class=\"badge {}\">{}</span></h1>", verdict.0, verdict.1);
-    let defaults = escape(&r.default_checks.join(", "));
+    let _ = writeln!(h, "<h1>Node {node}: <b class=\"{class}\">{verdict}</b></h1>");
     let _ = writeln!(
         h,
-        "<p class=\"meta\">Verdict of the last results of the default checks ({defaults}), as a bare GET /health gives it. \
-         This page never runs checks: it shows the last result each check gave a request.<br>\n\
-         Generated {}; up since {} ({}); harmony-node-readiness-endpoint {}.</p>",
-        timefmt::rfc3339(r.generated_at),
-        timefmt::rfc3339(r.started_at),
+        "<p>From the last results of the default checks ({}), as a bare GET /health gives it. \
+         This page never runs a check: it shows the last result each one gave a request.<br>\n\
+         As of {}; up {} (since {}); harmony-node-readiness-endpoint {}.</p>",
+        escape(&r.default_checks.join(", ")),
+        time(r.generated_at),
         human_duration(r.generated_at.duration_since(r.started_at).unwrap_or_default()),
+        time(r.started_at),
         escape(r.version),
     );
     checks_table(&mut h, r);
     node_table(&mut h, r);
     transitions_table(&mut h, r);
     config_table(&mut h, r);
-    h.push_str("<p class=\"meta\">JSON: <code>/status?format=json</code> · terminal: \
-                <code>harmony-node-readiness-endpoint status</code> · <code>/health</code> · <code>/metrics</code></p>\n");
+    h.push_str(
+        "<p>Also: <code>/status?format=json</code> (this page as JSON), \
+         <code>harmony-node-readiness-endpoint status</code> (as a terminal table), <code>/metrics</code>.</p>\n",
+    );
     h.push_str("</body>\n</html>\n");
     h.into_bytes()
 }
 
-/// `2026-11-25T03:12:05.123Z (2 min 5 s ago)`, or `-`.
+/// `2026-11-25 03:12:05Z` (UTC, to the second).
+fn time(t: SystemTime) -> String {
+    let s = timefmt::rfc3339(t);
+    format!("{}Z", s.get(..19).unwrap_or(&s).replace('T', " "))
+}
+
+/// `2026-11-25 03:12:05Z, 2 min 5 s ago`, or `-`.
 fn when(t: Option<SystemTime>, now: SystemTime) -> String {
     match t {
-        Some(t) => format!(
-            "{} <span class=\"dim\">({} ago)</span>",
-            timefmt::rfc3339(t),
-            human_duration(now.duration_since(t).unwrap_or_default())
-        ),
+        Some(t) => format!("{}, {} ago", time(t), human_duration(now.duration_since(t).unwrap_or_default())),
         None => "-".into(),
     }
 }
@@ -169,24 +178,22 @@ fn state_label(state: &str) -> &str {
 
 fn checks_table(h: &mut String, r: &Report) {
     h.push_str(
-        "<h2>Checks</h2>\n<table id=\"checks\">\n<tr><th>check</th><th>state</th><th>since</th>\
-                <th>last run</th><th>duration</th><th>transitions</th><th>reason</th></tr>\n",
+        "<h2>Checks</h2>\n<table id=\"checks\">\n<tr><th>check<th>state<th>since<th>last run<th>duration\
+         <th>transitions<th>reason</tr>\n",
     );
     for c in &r.checks {
         let name = escape(c.name);
-        let default = if c.default { " <span class=\"dim\">(default)</span>" } else { "" };
-        let duration = c.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             h,
-            "<tr id=\"check-{name}\" class=\"{state}\"><td class=\"mono\">{name}{default}</td>\
-             <td><span class=\"badge\">{label}</span></td><td class=\"time\">{since}</td><td class=\"time\">{last}</td>\
-             <td class=\"num\">{duration}</td><td class=\"num\">{transitions}</td><td>{reason}</td></tr>",
-            state = c.state,
-            label = state_label(c.state),
-            since = when(c.since, r.generated_at),
-            last = when(c.last_run, r.generated_at),
-            transitions = c.transitions,
-            reason = escape(c.reason.as_deref().unwrap_or("")),
+            "<tr id=\"check-{name}\" class=\"{}\"><td>{name}{}<td><b>{}</b><td>{}<td>{}<td>{}<td>{}<td>{}</tr>",
+            c.state,
+            if c.default { " (default)" } else { "" },
+            state_label(c.state),
+            when(c.since, r.generated_at),
+            when(c.last_run, r.generated_at),
+            c.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "-".into()),
+            c.transitions,
+            escape(c.reason.as_deref().unwrap_or("")),
         );
     }
     h.push_str("</table>\n");
@@ -213,30 +220,29 @@ fn node_table(h: &mut String, r: &Report) {
     ];
     h.push_str("<h2>Node state</h2>\n<table id=\"node-state\">\n");
     for (key, value) in rows {
-        let _ = writeln!(h, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
+        let _ = writeln!(h, "<tr><th>{key}<td>{}</tr>", escape(&value));
     }
     h.push_str("</table>\n");
 }
 
 fn transitions_table(h: &mut String, r: &Report) {
-    let _ = writeln!(h, "<h2>Last transitions <span class=\"dim\">(newest first, at most 100)</span></h2>");
+    h.push_str("<h2>Last transitions (newest first, at most 100)</h2>\n");
     if r.transitions.is_empty() {
-        h.push_str("<p class=\"dim\">None yet.</p>\n");
+        h.push_str("<p>None yet.</p>\n");
         return;
     }
-    h.push_str("<table id=\"transitions\">\n<tr><th>time</th><th>check</th><th>from → to</th><th>reason</th></tr>\n");
+    h.push_str("<table id=\"transitions\">\n<tr><th>time<th>check<th>from → to<th>reason</tr>\n");
     for t in &r.transitions {
         let _ = writeln!(
             h,
-            "<tr class=\"{to}\"><td class=\"time\">{at}</td><td class=\"mono\">{check}</td>\
-             <td><span class=\"badge {from}\">{from_label}</span> → <span class=\"badge\">{to_label}</span></td><td>{reason}</td></tr>",
-            to = t.to,
-            from = t.from,
-            at = when(Some(t.at), r.generated_at),
-            check = escape(t.check),
-            from_label = state_label(t.from),
-            to_label = state_label(t.to),
-            reason = escape(t.reason.as_deref().unwrap_or("")),
+            "<tr class=\"{}\"><td>{}<td>{}<td><b class=\"{}\">{}</b> → <b>{}</b><td>{}</tr>",
+            t.to,
+            when(Some(t.at), r.generated_at),
+            escape(t.check),
+            t.from,
+            state_label(t.from),
+            state_label(t.to),
+            escape(t.reason.as_deref().unwrap_or("")),
         );
     }
     h.push_str("</table>\n");
@@ -245,8 +251,8 @@ fn transitions_table(h: &mut String, r: &Report) {
 fn config_table(h: &mut String, r: &Report) {
     h.push_str("<h2>Effective configuration</h2>\n<table id=\"config\">\n");
     for (key, value) in &r.config {
-        let shown = if value.is_empty() { "<span class=\"dim\">(unset)</span>".to_string() } else { escape(value) };
-        let _ = writeln!(h, "<tr><th class=\"mono\">{key}</th><td class=\"mono\">{shown}</td></tr>");
+        let _ =
+            writeln!(h, "<tr><th>{key}<td>{}</tr>", if value.is_empty() { "(unset)".into() } else { escape(value) });
     }
     h.push_str("</table>\n");
 }
