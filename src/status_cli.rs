@@ -334,7 +334,9 @@ mod tests {
     fn the_table_says_what_why_and_since_when() {
         let text = render(&sample(), &Style { colour: false });
         assert!(text.starts_with("node n1: NOT READY"), "{text}");
-        assert!(text.contains("Node present; source watch; state current; API https://192.0.2.1:6443; 2 watch restarts"));
+        assert!(
+            text.contains("Node present; source watch; state current; API https://192.0.2.1:6443; 2 watch restarts")
+        );
         let row = text.lines().find(|l| l.starts_with("node_ready")).unwrap();
         assert!(row.contains("fail") && row.contains("2 min 0 s ago") && row.contains("1 s ago"), "{row}");
         assert!(row.contains("KubeletNotReady: \u{fffd}[2Jgone"), "escape stripped: {row:?}");
