@@ -311,7 +311,7 @@ fn render(s: &Status, style: &Style) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn sample() -> Status {
@@ -354,6 +354,20 @@ mod tests {
         }
         plain.push_str(rest);
         assert_eq!(plain, text);
+    }
+
+    /// The README's ```json and ```text blocks of "### Status page".
+    pub(crate) fn readme_block(lang: &str) -> &'static str {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("### Status page").expect("README section")..];
+        let start = section.find(&format!("```{lang}\n")).expect("README block") + lang.len() + 4;
+        &section[start..start + section[start..].find("```").unwrap()]
+    }
+
+    #[test]
+    fn the_readme_example_is_what_the_command_prints() {
+        let status: Status = serde_json::from_str(readme_block("json")).unwrap();
+        assert_eq!(render(&status, &Style { colour: false }), readme_block("text"));
     }
 
     #[test]

@@ -112,6 +112,7 @@ th{background:#f4f4f6;font-weight:600;white-space:nowrap}
 #checks td:nth-child(1),#transitions td:nth-child(2),#config th,#config td{font-family:ui-monospace,monospace}
 #checks td:nth-child(1){white-space:nowrap}
 #checks td:nth-child(3),#checks td:nth-child(4),#transitions td:nth-child(1){white-space:nowrap;color:#444}
+#transitions td:nth-child(3){white-space:nowrap}
 #checks td:nth-child(5),#checks td:nth-child(6){text-align:right;white-space:nowrap}
 #node-state th,#config th{width:16em}
 b{display:inline-block;padding:0 .5em;border-radius:.3em;white-space:nowrap}
@@ -172,6 +173,16 @@ fn when(t: Option<SystemTime>, now: SystemTime) -> String {
     }
 }
 
+/// [`when`] without the date when it is `now`'s (UTC) day: `03:12:05Z, 5 s ago`.
+fn when_short(t: Option<SystemTime>, now: SystemTime) -> String {
+    let full = when(t, now);
+    let today = time(now);
+    match full.strip_prefix(today.get(..11).unwrap_or("")) {
+        Some(rest) if t.is_some() => rest.to_string(),
+        _ => full,
+    }
+}
+
 fn state_label(state: &str) -> &str {
     if state == "not-run" { "not run" } else { state }
 }
@@ -189,8 +200,8 @@ fn checks_table(h: &mut String, r: &Report) {
             c.state,
             if c.default { " (default)" } else { "" },
             state_label(c.state),
-            when(c.since, r.generated_at),
-            when(c.last_run, r.generated_at),
+            when_short(c.since, r.generated_at),
+            when_short(c.last_run, r.generated_at),
             c.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "-".into()),
             c.transitions,
             escape(c.reason.as_deref().unwrap_or("")),
@@ -296,6 +307,15 @@ mod tests {
     }
 
     #[test]
+    fn times_drop_the_date_of_today_only() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_953_600); // 2026-11-29 12:00:00Z
+        let ago = |s| Some(now - std::time::Duration::from_secs(s));
+        assert_eq!(when_short(ago(5), now), "11:59:55Z, 5 s ago");
+        assert_eq!(when_short(ago(13 * 3600), now), "2026-11-28 23:00:00Z, 13 h 0 min ago");
+        assert_eq!(when_short(None, now), "-");
+    }
+
+    #[test]
     fn escaping_covers_elements_and_attributes() {
         assert_eq!(escape(r#"<script>"a"&'b'</script>"#), "&lt;script&gt;&quot;a&quot;&amp;&#39;b&#39;&lt;/script&gt;");
     }
@@ -342,6 +362,35 @@ mod tests {
         assert_eq!(v["transitions"][0]["from"], "not-run");
         assert_eq!(v["config"]["KUBELET_HEALTHZ_URL"], "http://***@127.0.0.1:1/");
         assert_eq!(v["node_state"]["source"], "none");
+    }
+
+    /// Object keys, recursively (arrays: their first element's).
+    fn shape(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) if path != ".config" => {
+                for (k, v) in m {
+                    out.push(format!("{path}.{k}"));
+                    shape(v, &format!("{path}.{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) if !a.is_empty() => shape(&a[0], &format!("{path}[]"), out),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_readme_json_example_has_the_fields_of_the_real_one() {
+        let r = runner();
+        r.run(&["node_ready"]);
+        let real: serde_json::Value =
+            serde_json::from_slice(&handle(&request(Some("format=json"), None), &r).body).unwrap();
+        let readme: serde_json::Value = serde_json::from_str(crate::status_cli::tests::readme_block("json")).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        shape(&real, "", &mut a);
+        shape(&readme, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
     }
 
     #[test]
