@@ -403,6 +403,41 @@ mod tests {
     }
 
     #[test]
+    fn results_requests_got_are_the_history_timeouts_included() {
+        static GATE: Gate = Gate::new();
+        fn hang(_: &Ctx, _: Instant) -> Outcome {
+            GATE.wait(Duration::from_secs(30));
+            Outcome::Pass
+        }
+        fn fine(_: &Ctx, _: Instant) -> Outcome {
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[
+            Check { name: "kubelet", exec: Exec::Probe, run: hang },
+            Check { name: "node_ready", exec: Exec::Snapshot, run: fine },
+        ];
+        let r = runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]);
+        r.run(&["node_ready", "kubelet"]);
+        GATE.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !r.run(&["kubelet"])[0].outcome.passed() {
+            assert!(Instant::now() < deadline, "check never recovered");
+        }
+        use crate::history::State;
+        let ring: Vec<_> = r.history().transitions().iter().map(|t| (t.check, t.from, t.to)).collect();
+        assert_eq!(
+            ring,
+            [
+                ("kubelet", State::Unknown, State::Pass),
+                ("kubelet", State::NotRun, State::Unknown),
+                ("node_ready", State::NotRun, State::Pass)
+            ]
+        );
+        assert_eq!(r.history().transitions()[1].reason.as_deref(), Some("timed out after 50 ms"));
+        assert!(r.metrics().render().contains("node_readiness_check_transitions_total{check=\"kubelet\"} 1"));
+    }
+
+    #[test]
     fn a_panicking_check_fails_and_the_runner_keeps_working() {
         fn boom(_: &Ctx, _: Instant) -> Outcome {
             panic!("bug in a check");
