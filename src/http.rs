@@ -84,7 +84,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
         }
     }
     let target = req.path.unwrap_or("/");
-    let target = strip_absolute_form(target);
+    let target = strip_absolute_form(target).ok_or(HeadError::Malformed("absolute URI without a host"))?;
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q.to_string())),
         None => (target, None),
@@ -102,13 +102,18 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
 }
 
 /// `http://host:port/health?x` → `/health?x` (absolute-form, RFC 9112 §3.2.2).
-fn strip_absolute_form(target: &str) -> &str {
+/// `None` for `http://` without a host, which RFC 9110 §4.2.1 makes invalid
+/// (it must not become a request for `/`, the status page).
+fn strip_absolute_form(target: &str) -> Option<&str> {
     for scheme in ["http://", "https://"] {
         if let Some(rest) = target.strip_prefix(scheme) {
-            return rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+            if rest.find(['/', '?', '#']).unwrap_or(rest.len()) == 0 {
+                return None;
+            }
+            return Some(rest.find('/').map(|i| &rest[i..]).unwrap_or("/"));
         }
     }
-    target
+    Some(target)
 }
 
 /// Why a query string could not be decoded.
@@ -265,6 +270,10 @@ mod tests {
         let (req, _) = parse("GET http://10.0.0.1:25001/health?check=a HTTP/1.1\r\n\r\n").unwrap().unwrap();
         assert_eq!(req.path, "/health");
         assert_eq!(req.query.as_deref(), Some("check=a"));
+        let path = |t: &str| parse(&format!("GET {t} HTTP/1.1\r\n\r\n")).map(|r| r.unwrap().0.path);
+        assert_eq!(path("http://10.0.0.1:25001").as_deref(), Ok("/"));
+        assert!(matches!(path("http://"), Err(HeadError::Malformed(_))), "no host: not the status page");
+        assert!(matches!(path("https:///health"), Err(HeadError::Malformed(_))));
     }
 
     #[test]
