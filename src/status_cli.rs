@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::config::ConfigError;
-use crate::status_report::human_duration;
+use crate::server::status_report::human_duration;
 use crate::timefmt;
 
 /// Where the service listens by default (LISTEN_PORT's default, loopback).
@@ -311,7 +311,7 @@ fn render(s: &Status, style: &Style) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn sample() -> Status {
@@ -356,18 +356,10 @@ pub(crate) mod tests {
         assert_eq!(plain, text);
     }
 
-    /// The README's ```json and ```text blocks of "### Status page".
-    pub(crate) fn readme_block(lang: &str) -> &'static str {
-        let readme = include_str!("../README.md");
-        let section = &readme[readme.find("### Status page").expect("README section")..];
-        let start = section.find(&format!("```{lang}\n")).expect("README block") + lang.len() + 4;
-        &section[start..start + section[start..].find("```").unwrap()]
-    }
-
     #[test]
     fn the_readme_example_is_what_the_command_prints() {
-        let status: Status = serde_json::from_str(readme_block("json")).unwrap();
-        assert_eq!(render(&status, &Style { colour: false }), readme_block("text"));
+        let status: Status = serde_json::from_str(crate::testutil::readme_block("json")).unwrap();
+        assert_eq!(render(&status, &Style { colour: false }), crate::testutil::readme_block("text"));
     }
 
     #[test]

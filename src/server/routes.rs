@@ -3,9 +3,9 @@
 //! everything else.
 
 use crate::checks;
-use crate::http::{QueryError, Request, Response, query_pairs};
-use crate::report;
 use crate::runner::Runner;
+use crate::server::http::{QueryError, Request, Response, query_pairs};
+use crate::server::report;
 
 const ALLOW: &str = "GET, HEAD";
 
@@ -35,7 +35,7 @@ pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
             Err(resp) => resp,
         },
         "/livez" => Response::text(200, "ok\n"),
-        "/status" => crate::status_page::handle(req, runner),
+        "/status" => super::status_page::handle(req, runner),
         _ => {
             let mut resp = Response::text(200, runner.metrics().render());
             resp.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -11,10 +11,10 @@
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime};
 
-use crate::http::{QueryError, Request, Response, query_pairs};
-use crate::report;
 use crate::runner::Runner;
-use crate::status_report::{Report, human_duration};
+use crate::server::http::{QueryError, Request, Response, query_pairs};
+use crate::server::report;
+use crate::server::status_report::{Report, human_duration};
 use crate::timefmt;
 
 /// Headers of every /status answer, on top of the usual nosniff/no-store.
@@ -384,7 +384,7 @@ mod tests {
         r.run(&["node_ready"]);
         let real: serde_json::Value =
             serde_json::from_slice(&handle(&request(Some("format=json"), None), &r).body).unwrap();
-        let readme: serde_json::Value = serde_json::from_str(crate::status_cli::tests::readme_block("json")).unwrap();
+        let readme: serde_json::Value = serde_json::from_str(crate::testutil::readme_block("json")).unwrap();
         let (mut a, mut b) = (Vec::new(), Vec::new());
         shape(&real, "", &mut a);
         shape(&readme, "", &mut b);
@@ -400,17 +400,17 @@ mod tests {
         let hostile_reason = "\"".repeat(1000);
         let mut report = Report::collect(&r, SystemTime::now(), std::time::Instant::now());
         for c in &mut report.checks {
-            c.reason = Some(crate::status_report::field(&hostile_reason));
+            c.reason = Some(crate::server::status_report::field(&hostile_reason));
         }
         for (_, v) in &mut report.config {
-            *v = crate::status_report::field(&hostile_reason);
+            *v = crate::server::status_report::field(&hostile_reason);
         }
-        let t = crate::status_report::TransitionRow {
+        let t = crate::server::status_report::TransitionRow {
             at: SystemTime::now(),
             check: "kubelet",
             from: "pass",
             to: "fail",
-            reason: Some(crate::status_report::field(&hostile_reason)),
+            reason: Some(crate::server::status_report::field(&hostile_reason)),
         };
         report.transitions = vec![t; MAX_TRANSITIONS];
         let size = render(&report).len();
