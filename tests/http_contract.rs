@@ -328,7 +328,7 @@ fn bad_config_exits_2_naming_the_variable() {
         (&[("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
         (&[("DEFAULT_CHECKS", "node_ready,bogus")], "DEFAULT_CHECKS"),
         (&[("LOG_FORMAT", "yaml")], "LOG_FORMAT"),
-        (&[("NODE_NAME", "")], "NODE_NAME"),
+        (&[("NODE_NAME", "bad/name")], "NODE_NAME"),
     ];
     for (env, var) in cases {
         let (code, _, stderr) = run_check_cli(&[], env);
@@ -342,6 +342,29 @@ fn bad_config_exits_2_naming_the_variable() {
     let (code, _, stderr) = run_check_cli(&["--bogus-flag", "1"], &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--bogus-flag"), "{stderr}");
+}
+
+/// The kubelet's default node name: the kernel hostname, lowercased.
+fn kubelet_default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_ascii_lowercase()
+}
+
+#[test]
+fn without_node_name_the_hostname_is_used_and_the_start_line_says_so() {
+    // One-shot host checks need no NODE_NAME at all (exit 0 or 1, never 2).
+    let (code, stdout, stderr) = run_check_cli(&["check", "--check", "filesystem_ro"], &[support::UNSET_NODE_NAME]);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stdout.contains("\"filesystem_ro\""), "{stdout}");
+    let host = kubelet_default_node_name();
+    let cases = [
+        (vec![], vec![support::UNSET_NODE_NAME], format!("; node {host} (from hostname);")),
+        (vec![], vec![("NODE_NAME", "Worker-3")], "; node worker-3 (from env NODE_NAME);".to_string()),
+        (vec!["--node-name", "w4"], vec![], "; node w4 (from flag --node-name);".to_string()),
+    ];
+    for (args, env, want) in cases {
+        let svc = Service::start_with_args(&args, &env);
+        wait_for(&want, Duration::from_secs(10), || svc.log().contains(&want).then_some(()));
+    }
 }
 
 #[test]
