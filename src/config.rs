@@ -60,7 +60,7 @@ pub const KNOBS: &[Knob] = &[
     knob(
         "NODE_STATE_MAX_STALENESS_SECONDS",
         "0",
-        "Fail API checks when the API has not answered for this long (0 = keep the last known state)",
+        "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it",
     ),
     knob(
         "NODE_WATCH_IDLE_TIMEOUT_SECONDS",
@@ -511,7 +511,7 @@ impl Config {
             node_poll_interval: raw.seconds("NODE_POLL_INTERVAL_SECONDS", 1, 3600)?,
             node_state_max_staleness: Some(raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?)
                 .filter(|d| !d.is_zero()),
-            node_watch_idle_timeout: watch_idle_timeout(raw)?,
+            node_watch_idle_timeout: raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?,
             node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
@@ -563,15 +563,6 @@ fn tls_files(raw: &Raw) -> Result<Option<TlsFiles>, ConfigError> {
         (Some(_), None) => Err(ConfigError("TLS_CERT_FILE is set but TLS_KEY_FILE is not: set both or neither".into())),
         (None, Some(_)) => Err(ConfigError("TLS_KEY_FILE is set but TLS_CERT_FILE is not: set both or neither".into())),
     }
-}
-
-/// A silent watch is only found dead after the idle timeout, and until then
-/// the state counts as current: with a staleness limit, the idle timeout is
-/// capped to it, or the limit could not be honoured.
-fn watch_idle_timeout(raw: &Raw) -> Result<Duration, ConfigError> {
-    let idle = raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?;
-    let staleness = raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?;
-    Ok(if staleness.is_zero() { idle } else { idle.min(staleness) })
 }
 
 /// Kubernetes object names are DNS subdomains; anything else cannot be a Node
@@ -749,12 +740,10 @@ mod tests {
         assert_eq!(c.node_poll_interval, Duration::from_secs(5));
         assert_eq!(c.node_state_max_staleness, None);
         assert_eq!(c.node_watch_idle_timeout, Duration::from_secs(150));
-        let capped = config(&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "60")]).unwrap();
-        assert_eq!(
-            capped.node_watch_idle_timeout,
-            Duration::from_secs(60),
-            "idle timeout capped to the staleness limit"
-        );
+        // A staleness limit does not shorten the watch's idle timeout: a quiet
+        // watch is confirmed by a request instead of being torn down.
+        let limited = config(&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "2")]).unwrap();
+        assert_eq!(limited.node_watch_idle_timeout, Duration::from_secs(150));
         assert_eq!(c.custom_conditions, None);
         assert!(!c.node_eligible_ignore_cordon);
         assert_eq!(c.serviceaccount_dir, PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"));
