@@ -66,7 +66,13 @@ pub struct NodeState {
 
 impl NodeState {
     pub fn new(name: &str) -> NodeState {
-        NodeState { name: name.to_string(), presence: Presence::Unknown, confirmed_at: None, last_error: None, no_credentials: None }
+        NodeState {
+            name: name.to_string(),
+            presence: Presence::Unknown,
+            confirmed_at: None,
+            last_error: None,
+            no_credentials: None,
+        }
     }
 
     /// How long the API has not answered (zero before it ever did). On a
@@ -108,7 +114,9 @@ pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Inst
         return Err(CannotTell(format!("node state stale for {}s: {why}", age.as_secs())));
     }
     match &state.presence {
-        Presence::Unknown => Err(CannotTell(format!("node state unknown: {}", why("no answer from the API server yet")))),
+        Presence::Unknown => {
+            Err(CannotTell(format!("node state unknown: {}", why("no answer from the API server yet"))))
+        }
         Presence::NotFound => Err(NotFound(format!("node {:?} not found", state.name))),
         Presence::Present(node) => Ok(node),
     }

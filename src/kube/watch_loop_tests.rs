@@ -228,7 +228,11 @@ fn a_quiet_watch_is_confirmed_by_a_list_while_it_stays_open() {
         *n += 1;
         match *n {
             1 => Reply::Json(200, list_json(10, "True")),
-            2 | 3 => Reply::Json(200, list_json(10, "True").replace(r#""resourceVersion":"10"}},"items""#, r#""resourceVersion":"15"}},"items""#)),
+            2 | 3 => Reply::Json(
+                200,
+                list_json(10, "True")
+                    .replace(r#""resourceVersion":"10"}},"items""#, r#""resourceVersion":"15"}},"items""#),
+            ),
             _ => Reply::Json(200, list_json(12, "False").replace("KubeletReady", "KubeletNotReady")),
         }
     }));
