@@ -16,7 +16,7 @@ fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
 
 /// The verdict on a snapshot, outage policy included.
 pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
-    super::node_snapshot::verdict(state, config, now, |node| evaluate(node))
+    super::node_snapshot::verdict(state, config, now, evaluate)
 }
 
 /// The verdict on a known Node.
