@@ -5,6 +5,7 @@
 mod agent;
 mod app;
 mod checks;
+mod chunked;
 mod config;
 mod cri;
 mod dns;

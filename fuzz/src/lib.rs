@@ -13,6 +13,7 @@ pub mod src {
     pub mod agent;
     pub mod app;
     pub mod checks;
+    pub mod chunked;
     pub mod config;
     pub mod cri;
     pub mod dns;
@@ -36,7 +37,7 @@ pub mod src {
 }
 
 pub use src::{
-    agent, app, checks, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report,
+    agent, app, checks, chunked, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report,
     resolv_conf, routes, runner, sd_notify, server, sys, timefmt, tls,
 };
 
@@ -57,6 +58,38 @@ pub fn fuzz_http_head(data: &[u8]) {
         Ok(None) => assert!(data.len() < http::MAX_HEAD_BYTES),
         Err(_) => {}
     }
+}
+
+/// Chunked request body: the decoder never panics, fed whole or in pieces
+/// it reaches the same verdict, and it never claims more bytes than given.
+pub fn fuzz_http_chunked(data: &[u8]) {
+    let whole = {
+        let mut c = chunked::Chunked::default();
+        c.feed(data).map(|n| (n, c.is_done()))
+    };
+    if let Ok((n, _)) = whole {
+        assert!(n <= data.len());
+    }
+    let split = data.first().map_or(1, |b| usize::from(*b % 7) + 1);
+    let mut c = chunked::Chunked::default();
+    let mut used = 0;
+    let mut pieces = Ok((0, false));
+    for piece in data.chunks(split) {
+        match c.feed(piece) {
+            Ok(n) => {
+                used += n;
+                pieces = Ok((used, c.is_done()));
+                if c.is_done() {
+                    break;
+                }
+            }
+            Err(e) => {
+                pieces = Err(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(whole, pieces, "the verdict does not depend on how the bytes arrive");
 }
 
 /// Query decoding: `query_pairs` never panics; a decoded query re-encoded
