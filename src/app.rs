@@ -14,7 +14,8 @@ use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
-use crate::{agent, log, report, sys, tls};
+use crate::server::{agent, report, tls};
+use crate::{log, sys};
 
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).

@@ -355,7 +355,7 @@ fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
     }
     let mut out = Vec::new();
     for item in split_list(s) {
-        let gw = crate::gateways::Gateway::parse(&item).ok_or_else(|| {
+        let gw = crate::host::gateways::Gateway::parse(&item).ok_or_else(|| {
             bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
         })?;
         if gw.is_link_local() && gw.dev.is_none() {
@@ -453,7 +453,7 @@ pub enum Gateways {
     /// `NETWORK_GATEWAYS=none`: DNS only.
     Skip,
     /// An explicit list; IPv6 link-local addresses carry their interface.
-    List(Vec<crate::gateways::Gateway>),
+    List(Vec<crate::host::gateways::Gateway>),
 }
 
 impl Config {

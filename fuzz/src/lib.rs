@@ -1,45 +1,11 @@
-//! The service's parsers, compiled from `../src` for the fuzz targets (the
-//! binary crate has no library target). `#[path = "../../src"]` on an inline
-//! module makes every `mod x;` below load `../src/x.rs` exactly as the binary
-//! does, nested modules included; `crate::…` paths inside them resolve
-//! through the re-exports below. The list mirrors `src/main.rs` (all modules
-//! but `main` itself), so a module added there is added here too.
+//! The fuzz targets' bodies, calling the parsers of the service's library.
 //! Each `fuzz_*` function is one target's whole body: the targets stay one
 //! line, and a crash input replays through the same code.
-#![allow(dead_code, unused_imports, clippy::all)]
 
-#[path = "../../src"]
-pub mod src {
-    pub mod agent;
-    pub mod app;
-    pub mod checks;
-    pub mod chunked;
-    pub mod config;
-    pub mod cri;
-    pub mod dns;
-    pub mod gateways;
-    pub mod host;
-    pub mod http;
-    pub mod icmp;
-    pub mod kube;
-    pub mod log;
-    pub mod metrics;
-    pub mod mountinfo;
-    pub mod report;
-    pub mod resolv_conf;
-    pub mod routes;
-    pub mod runner;
-    pub mod sd_notify;
-    pub mod server;
-    pub mod sys;
-    pub mod timefmt;
-    pub mod tls;
-}
-
-pub use src::{
-    agent, app, checks, chunked, config, cri, dns, gateways, host, http, icmp, kube, log, metrics, mountinfo, report,
-    resolv_conf, routes, runner, sd_notify, server, sys, timefmt, tls,
-};
+use harmony_node_readiness_endpoint::host::{gateways, mountinfo, resolv_conf};
+use harmony_node_readiness_endpoint::net::{dns, icmp};
+use harmony_node_readiness_endpoint::server::{chunked, http};
+use harmony_node_readiness_endpoint::{checks, cri, kube};
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -239,7 +205,7 @@ pub fn fuzz_kubeconfig(data: &[u8]) {
     });
     let path = dir.join("kubeconfig");
     std::fs::write(&path, data).unwrap();
-    if let Ok(api) = kube::config::from_kubeconfig(path.to_str().unwrap()) {
+    if let Ok(api) = kube::credentials::from_kubeconfig(path.to_str().unwrap()) {
         assert!(api.server.starts_with("http"));
     }
 }

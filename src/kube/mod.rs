@@ -6,7 +6,7 @@
 //! [`usable_node`] is the outage policy of design §3, shared by every
 //! API-backed check.
 //!
-//! Files: `config` finds credentials (kubeconfig / in-cluster), `client`
+//! Files: `credentials` finds credentials (kubeconfig / in-cluster), `client`
 //! speaks HTTP to the API server (`connect_to` for tls-server-name, `status`
 //! for error bodies), `protocol` is the list/watch wire format, `watch` the
 //! thread, `quiet` how it confirms a quiet watch alive, `backoff` its retry
@@ -17,8 +17,8 @@ mod backoff;
 pub mod client;
 #[cfg(test)]
 mod client_tests;
-pub mod config;
 mod connect_to;
+pub mod credentials;
 pub mod metrics;
 pub mod node;
 pub mod protocol;
@@ -127,7 +127,7 @@ pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Inst
 /// so the very first probe can already say when there are none.
 pub fn start(config: &Config) -> Arc<NodeStore> {
     let store = Arc::new(NodeStore::new(&config.node_name));
-    let creds = config::discover(config);
+    let creds = credentials::discover(config);
     match &creds {
         Ok(api) => crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin)),
         Err(why) => {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, random};
 use super::client::{ApiError, Client, WatchStream};
-use super::config::{ApiConfig, discover};
+use super::credentials::{ApiConfig, discover};
 use super::node::Node;
 use super::protocol::{Event, ListFrom, decode_event, decode_list, get_path, list_path, watch_path};
 use super::store::{NodeStore, Restart, Verb};

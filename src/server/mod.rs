@@ -16,6 +16,17 @@
 //! With TLS configured the same code serves [`TlsConn`]s: [`Conn`] is the
 //! little a connection needs besides Read + Write, and the head deadline
 //! bounds the handshake too (it is part of the first read).
+//!
+//! Below: `http` parses and writes HTTP/1.1, `routes` maps a request to a
+//! response, `report` is the JSON body, `tls` the TLS connection, `agent`
+//! the HAProxy agent-check port.
+
+pub mod agent;
+pub mod chunked;
+pub mod http;
+pub mod report;
+pub mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -28,13 +39,12 @@ use std::time::{Duration, Instant};
 use rustls::ServerConfig;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::chunked::{ChunkError, Chunked};
-use crate::http::{self, BodyFraming, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
 use crate::log;
-use crate::routes;
 use crate::runner::Runner;
 use crate::sys;
-use crate::tls::TlsConn;
+use chunked::{ChunkError, Chunked};
+use http::{BodyFraming, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
+use tls::TlsConn;
 
 /// The whole request head must arrive within this time of its first byte
 /// (or of accept, for the first request).
@@ -510,7 +520,7 @@ fn error_body(status: u16) -> Vec<u8> {
         408 => "request body not received within 5 s",
         _ => "malformed HTTP request",
     };
-    crate::report::error(msg, None)
+    crate::server::report::error(msg, None)
 }
 
 /// Reads until `buf` holds a full request head. `Ok(None)`: the client closed

@@ -9,11 +9,11 @@
 //! extensions, trailers) at most [`MAX_FRAMING_BYTES`], so a client cannot
 //! make us read forever in one-byte chunks or endless extensions.
 
-use crate::http::MAX_BODY_BYTES;
+use super::http::MAX_BODY_BYTES;
 
 /// Bytes of framing (size lines, extensions, trailers) allowed around the
 /// data: the head's limit, since trailers are header fields.
-pub const MAX_FRAMING_BYTES: u64 = crate::http::MAX_HEAD_BYTES as u64;
+pub const MAX_FRAMING_BYTES: u64 = super::http::MAX_HEAD_BYTES as u64;
 /// More hex digits than this overflow any size we would accept.
 const MAX_SIZE_DIGITS: u32 = 8;
 
