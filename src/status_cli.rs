@@ -56,7 +56,6 @@ struct NodeState {
     source: String,
     presence: String,
     api_server: Option<String>,
-    live: bool,
     age_seconds: Option<u64>,
     last_error: Option<String>,
     watch_restarts: u64,
@@ -253,10 +252,9 @@ fn render(s: &Status, style: &Style) -> String {
     let defaults = safe(&s.default_checks.join(","));
     out.push_str(&format!("node {}: {verdict}  (last results of the default checks: {defaults})\n", safe(&s.node)));
     let n = &s.node_state;
-    let age = match (n.live, n.age_seconds) {
-        (true, _) => "current".to_string(),
-        (false, Some(a)) => format!("{} old", human_duration(Duration::from_secs(a))),
-        (false, None) => "never confirmed".to_string(),
+    let age = match n.age_seconds {
+        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
+        None => "never confirmed".to_string(),
     };
     out.push_str(&format!(
         "Node {}; source {}; state {age}; API {}; {} watch restarts{}\n",
@@ -322,7 +320,7 @@ mod tests {
               "last_run":"2026-11-25T03:14:04.000Z","since":"2026-11-25T03:12:05.000Z","transitions":1,"default":true},
               {"name":"kubelet","state":"not-run","reason":null,"duration_ms":null,"last_run":null,"since":null,
               "transitions":0,"default":false}],
-            "node_state":{"source":"watch","presence":"present","api_server":"https://192.0.2.1:6443","live":true,
+            "node_state":{"source":"watch","presence":"present","api_server":"https://192.0.2.1:6443",
               "age_seconds":0,"last_error":null,"no_credentials":null,"watch_restarts":2,"watch_restarts_by_reason":{}},
             "transitions":[{"at":"2026-11-25T03:12:05.000Z","check":"node_ready","from":"pass","to":"fail",
               "reason":"KubeletNotReady"}],"config":{"NODE_NAME":"n1"}}"#,
@@ -334,9 +332,9 @@ mod tests {
     fn the_table_says_what_why_and_since_when() {
         let text = render(&sample(), &Style { colour: false });
         assert!(text.starts_with("node n1: NOT READY"), "{text}");
-        assert!(
-            text.contains("Node present; source watch; state current; API https://192.0.2.1:6443; 2 watch restarts")
-        );
+        assert!(text.contains(
+            "Node present; source watch; state confirmed 0 s ago; API https://192.0.2.1:6443; 2 watch restarts"
+        ));
         let row = text.lines().find(|l| l.starts_with("node_ready")).unwrap();
         assert!(row.contains("fail") && row.contains("2 min 0 s ago") && row.contains("1 s ago"), "{row}");
         assert!(row.contains("KubeletNotReady: \u{fffd}[2Jgone"), "escape stripped: {row:?}");

@@ -76,7 +76,7 @@ fn the_status_tells_what_failed_since_when_and_what_changed() {
     assert_eq!(n["source"], "watch");
     assert_eq!(n["presence"], "present");
     assert_eq!(n["api_server"], rig.api.url());
-    assert_eq!((n["live"].as_bool(), n["age_seconds"].as_u64()), (Some(true), Some(0)));
+    assert!(n["age_seconds"].as_u64().is_some_and(|a| a < 60), "just answered: {n}");
     assert!(n["watch_restarts"].is_u64());
     // The effective config, as the startup line logs it.
     assert_eq!(s["config"]["NODE_NAME"], NODE);

@@ -212,12 +212,9 @@ fn checks_table(h: &mut String, r: &Report) {
 
 fn node_table(h: &mut String, r: &Report) {
     let n = &r.node_state;
-    let age = match (n.live, n.age_seconds) {
-        (true, _) => "current (the API is answering)".to_string(),
-        (false, Some(s)) => {
-            format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s)))
-        }
-        (false, None) => "never confirmed by the API".to_string(),
+    let age = match n.age_seconds {
+        Some(s) => format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s))),
+        None => "never confirmed by the API".to_string(),
     };
     let restarts = n.watch_restarts_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
     let rows: [(&str, String); 7] = [
@@ -285,7 +282,7 @@ mod tests {
             query: query.map(str::to_string),
             minor_version: 1,
             keep_alive: false,
-            content_length: 0,
+            body: crate::server::http::BodyFraming::Length(0),
             accept: accept.map(str::to_string),
         }
     }

@@ -67,10 +67,9 @@ pub struct NodeStateRow {
     /// `present`, `not-found` or `unknown` (never heard from the API).
     pub presence: &'static str,
     pub api_server: Option<String>,
-    /// The API is answering: the state is current.
-    pub live: bool,
-    /// Seconds since the API last confirmed the state (0 while live, null
-    /// if it never did).
+    /// Seconds since the API last answered (an event, a bookmark, a list or
+    /// get); null if it never did. A healthy quiet watch keeps it under the
+    /// bookmark period (about a minute).
     pub age_seconds: Option<u64>,
     pub last_error: Option<String>,
     pub no_credentials: Option<String>,
@@ -163,7 +162,6 @@ fn node_state_row(store: &NodeStore, snap: &NodeState, now: Instant) -> NodeStat
         source,
         presence,
         api_server: store.api_server().map(|s| field(&redact_userinfo(s))),
-        live: snap.live,
         age_seconds: snap.confirmed_at.map(|_| snap.age(now).as_secs()),
         last_error: snap.last_error.as_deref().map(field),
         no_credentials: snap.no_credentials.as_deref().map(field),
