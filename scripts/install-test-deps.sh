@@ -8,13 +8,19 @@ set -eu
 # static binary (scripts/static-build) run under emulation (tests/arm64.rs).
 # haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
 # prometheus: `promtool check metrics` (tests/metrics.rs), `promtool test
-# rules` and the server scraping the service (tests/monitoring.rs). buildah, keepalived, musl-tools, mount, systemd:
+# rules` and the server scraping the service (tests/monitoring.rs).
+# buildah, keepalived, musl-tools, mount, systemd:
 # tests/packaging.rs (image, keepalived example, static build, chroot,
-# systemd-analyze verify).
+# systemd-analyze verify). chromium: tests/status_browser.rs loads the status
+# page in headless Chromium (and scripts/status-screenshot); tmux:
+# tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:
+# legible text in those screenshots.
 PACKAGES="
 buildah
+chromium
 containerd
 dnsmasq-base
+fonts-dejavu-core
 gcc-aarch64-linux-gnu
 haproxy
 iproute2
@@ -25,6 +31,7 @@ musl-tools
 prometheus
 qemu-user
 systemd
+tmux
 util-linux
 "
 # kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any

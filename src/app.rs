@@ -14,7 +14,8 @@ use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
-use crate::{agent, log, report, sys, tls};
+use crate::server::{agent, report, tls};
+use crate::{log, sys};
 
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).
@@ -57,6 +58,10 @@ impl From<ConfigError> for Error {
 
 /// Runs the command line; returns the process exit code.
 pub fn run(args: &[String]) -> Result<i32, Error> {
+    // A client of the running service: needs none of its configuration.
+    if args.first().is_some_and(|a| a == "status") {
+        return Ok(crate::status_cli::run(&args[1..])?);
+    }
     let (command, flags) = config::parse_args(args)?;
     match command {
         Command::Help => {
@@ -142,8 +147,10 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     })?;
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     log::info(&format!(
-        "harmony-node-readiness-endpoint {} listening on {local}; effective config: {}",
+        "harmony-node-readiness-endpoint {} listening on {local}; node {} (from {}); effective config: {}",
         env!("CARGO_PKG_VERSION"),
+        config.node_name,
+        config.node_name_source,
         raw.summary()
     ));
     let limits = Limits {

@@ -12,12 +12,13 @@ mod disk_pressure;
 mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
-mod local_http;
+pub(crate) mod local_http;
 mod network;
 mod network_dns;
 mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
+mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
 mod okd_router;
