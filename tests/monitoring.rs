@@ -21,9 +21,6 @@ use support::{Service, TempDir, skip_unless_program, wait_for};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DASHBOARD: &str = "monitoring/dashboards/harmony-node-readiness-endpoint.json";
 const JOB: &str = "harmony-node-readiness-endpoint";
-/// Added by the check-history work; rules and dashboard already use it. Until
-/// the service exposes it, expressions on it may come back empty (said so).
-const TRANSITIONS: &str = "node_readiness_check_transitions_total";
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -116,10 +113,6 @@ fn rules_tests_and_dashboard_use_only_what_the_service_exposes() {
             .collect();
     assert!(used.len() >= 10, "{used:?}");
     for name in &used {
-        if name == TRANSITIONS && !real.contains_key(name) {
-            eprintln!("NOTE: {TRANSITIONS} is not exposed yet; rules and dashboard use it already");
-            continue;
-        }
         assert!(real.contains_key(name), "{name} is used in monitoring/ but the service does not expose it");
     }
     // The test series are shaped like the real ones: the same label names,
@@ -131,7 +124,7 @@ fn rules_tests_and_dashboard_use_only_what_the_service_exposes() {
         for s in test["input_series"].as_array().unwrap() {
             let series = s["series"].as_str().unwrap();
             let (name, labels) = series.split_once('{').unwrap();
-            if name == "up" || (name == TRANSITIONS && !real.contains_key(name)) {
+            if name == "up" {
                 continue;
             }
             let labels: BTreeSet<String> =
@@ -268,14 +261,9 @@ fn a_real_prometheus_scrapes_the_service_and_evaluates_every_dashboard_expressio
         let rate = format!(r#"sum(rate(node_readiness_http_requests_total{{job="{JOB}",code="503"}}[4s])) > 0"#);
         prom.query(&rate).ok().filter(|r| !r.is_empty()).map(|_| ())
     });
-    let exposes_transitions = svc.get("/metrics").body.contains(TRANSITIONS);
     for (title, expr) in &exprs {
         let resolved = resolve(expr);
         let result = prom.query(&resolved).unwrap_or_else(|e| panic!("panel {title:?}: {resolved}\nPrometheus: {e}"));
-        if result.is_empty() && expr.contains(TRANSITIONS) && !exposes_transitions {
-            eprintln!("NOTE: panel {title:?} has no data until the service exposes {TRANSITIONS}");
-            continue;
-        }
         assert!(!result.is_empty(), "panel {title:?} has no data: {resolved}");
     }
 
