@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use super::store::Verb;
 use super::test_server::{Reply, Server};
 use super::{NodeState, NodeStore, Presence};
-use crate::checks::{Outcome, node_ready};
 use crate::config::test_config;
 
 fn node_json(rv: u64, ready: &str, reason: &str) -> String {
@@ -59,8 +58,16 @@ fn start_watcher(kubeconfig: &Kubeconfig, extra: &[(&str, &str)]) -> Arc<NodeSto
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn ready_verdict(s: &NodeState) -> Outcome {
-    node_ready::verdict(s, &test_config(&[]), Instant::now())
+/// What `node_ready` judges, in kube's own terms: the Ready condition as
+/// `"Status Reason"`, or why there is no usable Node.
+fn ready_verdict(s: &NodeState) -> Result<String, String> {
+    let node = super::usable_node(s, None, Instant::now())?;
+    let c = node.status.conditions.iter().find(|c| c.type_ == "Ready").ok_or("no Ready condition")?;
+    Ok(format!("{} {}", c.status, c.reason))
+}
+
+fn ready() -> Result<String, String> {
+    Ok("True KubeletReady".into())
 }
 
 #[test]
@@ -78,8 +85,8 @@ fn list_then_watch_event_flips_node_ready() {
     }));
     let kc = Kubeconfig::new("flip", server.port);
     let store = start_watcher(&kc, &[]);
-    let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Outcome::fail("KubeletNotReady: m"));
-    assert_eq!(ready_verdict(&s), Outcome::fail("KubeletNotReady: m"));
+    let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Ok("False KubeletNotReady".into()));
+    assert_eq!(ready_verdict(&s), Ok("False KubeletNotReady".into()));
     assert!(s.live, "an open watch keeps the state current");
     assert!(store.stats().connected());
     let paths = server.paths();
@@ -117,7 +124,7 @@ fn expired_watch_relists_and_silent_watch_is_replaced() {
     assert!(store.stats().restarts().contains(&("expired", 1)));
     assert!(store.stats().restarts().iter().any(|(r, n)| *r == "idle" && *n >= 1));
     // The silent watch did not lose the state: still Ready, still served.
-    assert_eq!(ready_verdict(&s), Outcome::Pass);
+    assert_eq!(ready_verdict(&s), ready());
 }
 
 #[test]
@@ -142,7 +149,7 @@ fn repeated_410s_relist_consistently_with_backoff_not_in_a_loop() {
     assert!(lists.len() >= 2, "a 410 relists: {paths:?}");
     assert!(lists[0].ends_with("&resourceVersion=0"), "first list from the watch cache");
     assert_eq!(lists[1].as_str(), "/api/v1/nodes?fieldSelector=metadata.name%3Dn1", "after 410: consistent read");
-    assert_eq!(ready_verdict(&store.snapshot()), Outcome::Pass, "the listed state is served meanwhile");
+    assert_eq!(ready_verdict(&store.snapshot()), ready(), "the listed state is served meanwhile");
 }
 
 #[test]
@@ -191,7 +198,7 @@ fn forbidden_list_falls_back_to_get_polling() {
     let s = store.wait_until(Instant::now() + PATIENCE, move |s| {
         matches!(s.presence, Presence::Present(_)) && stats.stats().request_count(Verb::Get) >= 2
     });
-    assert_eq!(ready_verdict(&s), Outcome::Pass);
+    assert_eq!(ready_verdict(&s), ready());
     assert!(store.stats().polling());
     assert_eq!(store.stats().request_count(Verb::Watch), 0);
 }
@@ -209,5 +216,5 @@ fn node_absent_from_the_list_is_not_found() {
     let kc = Kubeconfig::new("absent", server.port);
     let store = start_watcher(&kc, &[]);
     let s = store.wait_first(Instant::now() + PATIENCE);
-    assert_eq!(ready_verdict(&s), Outcome::fail("node \"n1\" not found"));
+    assert_eq!(ready_verdict(&s), Err("node \"n1\" not found".into()));
 }

@@ -19,12 +19,12 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use crate::checks::Outcome;
+use crate::checks::{CheckId, Outcome};
 use crate::runner::CheckResult;
 use crate::server::{Shared, WRITE_TIMEOUT};
 
 /// The check whose sole failure means "drain" rather than "down".
-const DRAIN_CHECK: &str = "node_eligible";
+const DRAIN_CHECK: CheckId = CheckId::NodeEligible;
 /// Longest reason after `#`: HAProxy's stats column stays readable.
 const MAX_AGENT_REASON_CHARS: usize = 60;
 /// After answering, anything HAProxy sent (`agent-send`) is read and dropped,
@@ -64,12 +64,12 @@ pub fn reply(results: &[CheckResult]) -> String {
         [] if !results.is_empty() => "up ready\n".to_string(),
         [] => "down #no checks selected\n".to_string(),
         // Only a definite "not eligible"; could-not-tell is down like any other.
-        [only] if only.name == DRAIN_CHECK && matches!(only.outcome, Outcome::Fail(_)) => "up drain\n".to_string(),
+        [only] if only.id == DRAIN_CHECK && matches!(only.outcome, Outcome::Fail(_)) => "up drain\n".to_string(),
         _ => {
             // Name the first failure that is not the drain check: that one is why we are down.
-            let first = failing.iter().find(|r| r.name != DRAIN_CHECK).unwrap_or(&failing[0]);
+            let first = failing.iter().find(|r| r.id != DRAIN_CHECK).unwrap_or(&failing[0]);
             let reason = first.outcome.reason().unwrap_or("failed");
-            format!("down #{}\n", sanitize(&format!("{}: {reason}", first.name)))
+            format!("down #{}\n", sanitize(&format!("{}: {reason}", first.name())))
         }
     }
 }
@@ -97,7 +97,7 @@ mod tests {
     use super::*;
 
     fn r(name: &'static str, outcome: Outcome) -> CheckResult {
-        CheckResult { name, outcome, duration: Duration::ZERO }
+        CheckResult { id: CheckId::parse(name).unwrap(), outcome, duration: Duration::ZERO }
     }
 
     #[test]

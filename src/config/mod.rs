@@ -4,7 +4,9 @@
 //! on one line and exits with status 2.
 //!
 //! The flag for `LISTEN_PORT` is `--listen-port` (`--listen-port 1` or
-//! `--listen-port=1`); a flag wins over the environment.
+//! `--listen-port=1`); a flag wins over the environment. `cli` parses the
+//! command line, `check_id` the check names, `values` the knob values that
+//! name things of other layers (condition rules, gateways).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +14,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::checks;
+pub mod check_id;
+pub mod cli;
+mod values;
+
+pub use check_id::{BadName, CheckId, parse_list};
+pub use values::{ConditionRule, Gateway, parse_condition_rules};
 
 /// One configuration knob.
 pub struct Knob {
@@ -204,21 +211,16 @@ impl Raw {
         split_list(self.str(env))
     }
 
-    /// A list of registered check names; unknown names are an error.
-    pub fn check_names(&self, env: &str) -> Result<Vec<&'static str>, ConfigError> {
+    /// A list of check names; unknown names are an error.
+    pub fn check_names(&self, env: &str) -> Result<Vec<CheckId>, ConfigError> {
         let items = self.list(env);
         if items.is_empty() {
             return Err(bad(env, self.str(env), "expected at least one check name"));
         }
-        let mut out = Vec::new();
-        for item in items {
-            let check = checks::find(&item)
-                .ok_or_else(|| bad(env, &item, &format!("unknown check; known: {}", checks::names().join(","))))?;
-            if !out.contains(&check.name) {
-                out.push(check.name);
-            }
-        }
-        Ok(out)
+        parse_list(items.iter().map(String::as_str)).map_err(|e| match e {
+            BadName::Unknown(item) => bad(env, &item, &format!("unknown check; known: {}", CheckId::names().join(","))),
+            BadName::Empty => bad(env, self.str(env), "expected at least one check name"),
+        })
     }
 
     /// An `http://` or `https://` URL.
@@ -283,7 +285,7 @@ fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
     }
     let mut out = Vec::new();
     for item in split_list(s) {
-        let gw = crate::host::gateways::Gateway::parse(&item).ok_or_else(|| {
+        let gw = Gateway::parse(&item).ok_or_else(|| {
             bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
         })?;
         if gw.is_link_local() && gw.dev.is_none() {
@@ -322,9 +324,9 @@ pub struct Config {
     pub node_name: String,
     pub listen_address: Option<IpAddr>,
     pub listen_port: u16,
-    pub default_checks: Vec<&'static str>,
+    pub default_checks: Vec<CheckId>,
     pub check_timeout: Duration,
-    pub check_timeouts: HashMap<&'static str, Duration>,
+    pub check_timeouts: HashMap<CheckId, Duration>,
     pub check_min_interval: Duration,
     pub max_connections: usize,
     pub max_connections_per_client: usize,
@@ -344,10 +346,10 @@ pub struct Config {
     pub node_watch_idle_timeout: Duration,
     pub node_api_timeout: Duration,
     /// `None` = default rule (any non-Ready condition that is True is bad).
-    pub custom_conditions: Option<Vec<checks::ConditionRule>>,
+    pub custom_conditions: Option<Vec<ConditionRule>>,
     pub node_eligible_ignore_cordon: bool,
     pub agent_port: Option<u16>,
-    pub agent_checks: Vec<&'static str>,
+    pub agent_checks: Vec<CheckId>,
     pub tls: Option<TlsFiles>,
     pub container_runtime_endpoint: Option<PathBuf>,
     pub container_runtime_require_network: bool,
@@ -380,7 +382,7 @@ pub enum Gateways {
     /// `NETWORK_GATEWAYS=none`: DNS only.
     Skip,
     /// An explicit list; IPv6 link-local addresses carry their interface.
-    List(Vec<crate::host::gateways::Gateway>),
+    List(Vec<Gateway>),
 }
 
 impl Config {
@@ -442,7 +444,7 @@ impl Config {
                 .filter(|d| !d.is_zero()),
             node_watch_idle_timeout: watch_idle_timeout(raw)?,
             node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
-            custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
+            custom_conditions: parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
             node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
             agent_port,
@@ -464,18 +466,16 @@ impl Config {
     }
 
     /// The deadline of one run of `check`.
-    pub fn timeout_for(&self, check: &str) -> Duration {
-        self.check_timeouts.get(check).copied().unwrap_or(self.check_timeout)
+    pub fn timeout_for(&self, check: CheckId) -> Duration {
+        self.check_timeouts.get(&check).copied().unwrap_or(self.check_timeout)
     }
 }
 
 /// DEFAULT_CHECKS plus `node_eligible` (cordoned → the agent says drain).
-fn default_agent_checks(default_checks: &[&'static str]) -> Vec<&'static str> {
+fn default_agent_checks(default_checks: &[CheckId]) -> Vec<CheckId> {
     let mut out = default_checks.to_vec();
-    if let Some(c) = checks::find("node_eligible")
-        && !out.contains(&c.name)
-    {
-        out.push(c.name);
+    if !out.contains(&CheckId::NodeEligible) {
+        out.push(CheckId::NodeEligible);
     }
     out
 }
@@ -544,81 +544,21 @@ fn parse_abs_path(env: &str, s: &str) -> Result<PathBuf, ConfigError> {
     if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
 }
 
-fn parse_check_timeouts(s: &str) -> Result<HashMap<&'static str, Duration>, ConfigError> {
+fn parse_check_timeouts(s: &str) -> Result<HashMap<CheckId, Duration>, ConfigError> {
     const ENV: &str = "CHECK_TIMEOUTS_MS";
     let mut out = HashMap::new();
     for item in split_list(s) {
         let (name, ms) = item.split_once('=').ok_or_else(|| bad(ENV, &item, "expected name=milliseconds"))?;
-        let check = checks::find(name.trim()).ok_or_else(|| bad(ENV, name, "unknown check name"))?;
+        let check = CheckId::parse(name.trim()).ok_or_else(|| bad(ENV, name, "unknown check name"))?;
         let ms: u64 = ms
             .trim()
             .parse()
             .ok()
             .filter(|v| (1..=600_000).contains(v))
             .ok_or_else(|| bad(ENV, &item, "expected name=milliseconds with 1 to 600000 ms"))?;
-        out.insert(check.name, Duration::from_millis(ms));
+        out.insert(check, Duration::from_millis(ms));
     }
     Ok(out)
-}
-
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Serve HTTP (the default).
-    Serve,
-    /// Run checks once (`--check a,b` or the defaults), print JSON, exit 0/1.
-    Check(Option<Vec<&'static str>>),
-    Help,
-    Version,
-}
-
-/// Parses `[check] [--check a,b] [--flag VALUE | --flag=VALUE]... [--help] [--version]`.
-/// Returns the command and the `(flag, value)` pairs for [`Raw::new`].
-pub fn parse_args(args: &[String]) -> Result<(Command, Vec<(String, String)>), ConfigError> {
-    let mut command = Command::Serve;
-    let mut flags = Vec::new();
-    let mut check_list: Option<String> = None;
-    let mut it = args.iter().enumerate();
-    while let Some((i, arg)) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" | "help" => return Ok((Command::Help, flags)),
-            "-V" | "--version" => return Ok((Command::Version, flags)),
-            "check" if i == 0 => command = Command::Check(None),
-            _ => {
-                let Some(flag) = arg.strip_prefix("--") else {
-                    return Err(ConfigError(format!("unexpected argument {arg:?} (see --help)")));
-                };
-                let (name, value) = match flag.split_once('=') {
-                    Some((n, v)) => (n.to_string(), v.to_string()),
-                    None => {
-                        let v = it.next().map(|(_, v)| v.clone());
-                        (flag.to_string(), v.ok_or_else(|| ConfigError(format!("option --{flag} needs a value")))?)
-                    }
-                };
-                if name == "check" {
-                    if command == Command::Serve {
-                        return Err(ConfigError("--check is only valid after the `check` subcommand".into()));
-                    }
-                    check_list = Some(value);
-                } else {
-                    flags.push((name, value));
-                }
-            }
-        }
-    }
-    if let (Command::Check(_), Some(list)) = (&command, check_list) {
-        let mut names = Vec::new();
-        for item in list.split(',').map(str::trim) {
-            let check = checks::find(item).ok_or_else(|| {
-                ConfigError(format!("unknown check {item:?} in --check; known: {}", checks::names().join(",")))
-            })?;
-            if !names.contains(&check.name) {
-                names.push(check.name);
-            }
-        }
-        command = Command::Check(Some(names));
-    }
-    Ok((command, flags))
 }
 
 impl Raw {
@@ -638,27 +578,6 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     Config::from_raw(&raw.expect("test knobs exist")).expect("test config is valid")
 }
 
-/// `--help` text: usage, then every knob with its flag, variable and default.
-pub fn help_text() -> String {
-    let mut s = String::from(concat!(
-        "harmony-node-readiness-endpoint ",
-        env!("CARGO_PKG_VERSION"),
-        "\nAnswers GET /health on every Kubernetes node: 200 = send traffic here, 503 = take this node out of the pool.\n\n",
-        "USAGE:\n",
-        "    harmony-node-readiness-endpoint [--flag VALUE]...          serve HTTP\n",
-        "    harmony-node-readiness-endpoint check [--check a,b] [...]  run checks once, print JSON,\n",
-        "                                                               exit 0 ready / 1 not ready / 2 usage\n",
-        "    harmony-node-readiness-endpoint --help | --version\n\n",
-        "Every option is an environment variable or the matching flag (the flag wins):\n\n",
-    ));
-    for k in KNOBS {
-        let default = if k.default.is_empty() { "(unset)".to_string() } else { k.default.to_string() };
-        s.push_str(&format!("  --{:<30} {}\n      {}  [default: {}]\n", flag_name(k.env), k.env, k.help, default));
-    }
-    s.push_str(&format!("\nChecks: {}\n", checks::names().join(", ")));
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,7 +595,7 @@ mod tests {
     fn defaults_are_valid() {
         let c = config(&[("NODE_NAME", "n1")]).unwrap();
         assert_eq!(c.listen_port, 25001);
-        assert_eq!(c.default_checks, vec!["node_ready"]);
+        assert_eq!(c.default_checks, [CheckId::NodeReady]);
         assert_eq!(c.check_timeout, Duration::from_millis(1000));
         assert_eq!(c.check_min_interval, Duration::from_millis(500));
         assert_eq!(c.listen_address, None);
@@ -765,8 +684,8 @@ mod tests {
     #[test]
     fn per_check_timeouts() {
         let c = config(&[("NODE_NAME", "n1"), ("CHECK_TIMEOUTS_MS", "kubelet=2500")]).unwrap();
-        assert_eq!(c.timeout_for("kubelet"), Duration::from_millis(2500));
-        assert_eq!(c.timeout_for("node_ready"), Duration::from_millis(1000));
+        assert_eq!(c.timeout_for(CheckId::Kubelet), Duration::from_millis(2500));
+        assert_eq!(c.timeout_for(CheckId::NodeReady), Duration::from_millis(1000));
     }
 
     #[test]
@@ -783,27 +702,13 @@ mod tests {
     }
 
     #[test]
-    fn command_line() {
-        let args = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(args(&[]).unwrap().0, Command::Serve);
-        let (cmd, flags) = args(&["check", "--check", "kubelet,kubelet", "--listen-port=1"]).unwrap();
-        assert_eq!(cmd, Command::Check(Some(vec!["kubelet"])));
-        assert_eq!(flags, vec![("listen-port".to_string(), "1".to_string())]);
-        assert_eq!(args(&["--log-format", "json"]).unwrap().1, vec![("log-format".into(), "json".into())]);
-        assert_eq!(args(&["--help"]).unwrap().0, Command::Help);
-        assert!(args(&["check", "--check", "nope"]).is_err());
-        assert!(args(&["--check", "kubelet"]).is_err());
-        assert!(args(&["serve"]).is_err());
-        assert!(args(&["--listen-port"]).is_err());
-    }
-
-    #[test]
     fn operations_knobs() {
         let c = config(&[("NODE_NAME", "n1")]).unwrap();
         assert_eq!(c.agent_port, None);
         assert_eq!(c.tls, None);
-        assert_eq!(c.agent_checks, default_agent_checks(&["node_ready"]));
-        assert_eq!(c.agent_checks[0], "node_ready");
+        assert_eq!(c.agent_checks, [CheckId::NodeReady, CheckId::NodeEligible], "DEFAULT_CHECKS + node_eligible");
+        let c = config(&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "node_eligible,kubelet")]).unwrap();
+        assert_eq!(c.agent_checks, [CheckId::NodeEligible, CheckId::Kubelet], "node_eligible not added twice");
         let c = config(&[
             ("NODE_NAME", "n1"),
             ("AGENT_PORT", "0"),
@@ -814,7 +719,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.agent_port, Some(0));
-        assert_eq!(c.agent_checks, ["kubelet"]);
+        assert_eq!(c.agent_checks, [CheckId::Kubelet]);
         assert_eq!(c.tls, Some(TlsFiles { cert: "/c".into(), key: "/k".into(), client_ca: None }));
     }
 
