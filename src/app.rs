@@ -154,7 +154,9 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     if let Some(port) = config.agent_port {
         start_agent(config.listen_address, port, &shared)?;
     }
-    crate::sd_notify::ready();
+    if let Err(e) = sys::sd_notify::ready() {
+        log::warn_limited("sd_notify", &e);
+    }
     let fd = listener.as_raw_fd();
     let on_signal = shared.clone();
     std::thread::Builder::new()

@@ -17,7 +17,6 @@ pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod runner;
-pub mod sd_notify;
 pub mod server;
 pub mod sys;
 #[cfg(test)]

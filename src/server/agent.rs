@@ -19,9 +19,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use super::{Shared, WRITE_TIMEOUT};
 use crate::checks::{CheckId, Outcome};
 use crate::runner::CheckResult;
-use crate::server::{Shared, WRITE_TIMEOUT};
 
 /// The check whose sole failure means "drain" rather than "down".
 const DRAIN_CHECK: CheckId = CheckId::NodeEligible;

@@ -22,17 +22,22 @@
 //! the HAProxy agent-check port.
 
 pub mod agent;
+mod conn;
 pub mod http;
+mod pool;
 pub mod report;
 pub mod routes;
 pub mod tls;
 
+pub use conn::Conn;
+use pool::{Job, Workers};
+
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
@@ -55,8 +60,6 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_REQUESTS_PER_CONNECTION: u32 = 1000;
 /// Listen backlog; the kernel caps it at net.core.somaxconn.
 const LISTEN_BACKLOG: i32 = 1024;
-/// Stack of a connection thread; handlers are shallow.
-const CONNECTION_THREAD_STACK: usize = 256 * 1024;
 /// accept() error backoff bounds (EMFILE: wait for descriptors to free up).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -90,18 +93,6 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
-}
-
-/// A connection the HTTP code can serve: a plain socket, or TLS over one.
-pub trait Conn: Read + Write {
-    /// Bounds each following `read` call as a whole (TLS: handshake included).
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
-}
-
-impl Conn for TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
 }
 
 /// What a listener does with an admitted connection (HTTP, or the agent).
@@ -388,69 +379,6 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// How long a connection thread waits for another connection before it ends.
-const WORKER_LINGER: Duration = Duration::from_secs(2);
-
-/// Connection threads, reused: a thread whose connection ended waits
-/// [`WORKER_LINGER`] for the next one. Creating a thread per connection is
-/// what new-connection-per-request monitors pay for (musl, which the static
-/// binary uses, maps a fresh stack for every thread). The number of threads
-/// stays bounded by the admitted connections; idle ones end on their own.
-struct Workers {
-    state: Mutex<WorkersState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct WorkersState {
-    jobs: std::collections::VecDeque<Job>,
-    /// Threads waiting for a job and not yet promised one.
-    idle: usize,
-}
-
-impl Workers {
-    fn new() -> Arc<Workers> {
-        Arc::new(Workers { state: Mutex::new(WorkersState::default()), wake: Condvar::new() })
-    }
-
-    /// Hands `job` to an idle thread, or starts a new one.
-    fn run(self: &Arc<Self>, job: Job) -> io::Result<()> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if st.idle > 0 {
-            st.idle -= 1; // promised to one waiting thread
-            st.jobs.push_back(job);
-            drop(st);
-            self.wake.notify_one();
-            return Ok(());
-        }
-        drop(st);
-        let me = self.clone();
-        std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || me.work(job)).map(|_| ())
-    }
-
-    fn work(&self, mut job: Job) {
-        loop {
-            job();
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.idle += 1;
-            let deadline = Instant::now() + WORKER_LINGER;
-            job = loop {
-                if let Some(next) = st.jobs.pop_front() {
-                    break next;
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    st.idle -= 1;
-                    return;
-                }
-                st = self.wake.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
-            };
-        }
-    }
-}
-
 /// Plain HTTP, or HTTPS when TLS is configured.
 fn handle_http(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
@@ -593,48 +521,6 @@ fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, len: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn idle(w: &Workers) -> usize {
-        w.state.lock().unwrap().idle
-    }
-
-    fn wait_idle(w: &Workers, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while idle(w) != n {
-            assert!(Instant::now() < deadline, "idle threads: {} (want {n})", idle(w));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    #[test]
-    fn connection_threads_are_reused_then_end() {
-        let w = Workers::new();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let t1 = tx.clone();
-        w.run(Box::new(move || t1.send(std::thread::current().id()).unwrap())).unwrap();
-        let first = rx.recv().unwrap();
-        wait_idle(&w, 1);
-        w.run(Box::new(move || tx.send(std::thread::current().id()).unwrap())).unwrap();
-        assert_eq!(rx.recv().unwrap(), first, "the idle thread took the next connection");
-        wait_idle(&w, 1);
-        wait_idle(&w, 0); // ends after WORKER_LINGER
-    }
-
-    #[test]
-    fn concurrent_connections_each_get_a_thread() {
-        // Three jobs that only finish together: run on fewer threads, they
-        // would wait forever.
-        let w = Workers::new();
-        let barrier = Arc::new(std::sync::Barrier::new(4));
-        for _ in 0..3 {
-            let b = barrier.clone();
-            w.run(Box::new(move || {
-                b.wait();
-            }))
-            .unwrap();
-        }
-        barrier.wait();
-    }
 
     #[test]
     fn clients_are_ipv4_addresses_or_ipv6_64s() {

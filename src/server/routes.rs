@@ -1,11 +1,11 @@
 //! Request → response: `/health` (check selection, runner, report), `/livez`,
 //! `/metrics`, and JSON 400/404/405 for everything else.
 
+use super::http::{QueryError, Request, Response, query_pairs};
+use super::report;
 use crate::checks::CheckId;
 use crate::config::{BadName, parse_list};
 use crate::runner::Runner;
-use crate::server::http::{QueryError, Request, Response, query_pairs};
-use crate::server::report;
 
 const ALLOW: &str = "GET, HEAD";
 
