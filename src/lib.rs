@@ -3,8 +3,8 @@
 //!
 //! The library holds everything; `main.rs` only calls [`app::run`]. The fuzz
 //! crate (`fuzz/`) depends on it for the parsers. Layers point one way:
-//! app → server → runner → checks → {kube, host, cri, net} → {config, log, sys}
-//! (no module imports one above it).
+//! app → server → runner → checks → {kube, host, cri, net} → {config, log,
+//! metrics} → {sys, timefmt}: no module imports one above it (tests/layers.rs).
 #![deny(unsafe_code)]
 
 pub mod app;
