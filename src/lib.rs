@@ -19,6 +19,6 @@ pub mod net;
 pub mod runner;
 pub mod server;
 pub mod sys;
-#[cfg(test)]
-mod testutil;
+#[doc(hidden)]
+pub mod testutil;
 pub mod timefmt;

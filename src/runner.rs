@@ -255,6 +255,7 @@ fn timeout_reason(timeout: Duration, started: Instant, now: Instant) -> String {
 mod tests {
     use super::*;
     use crate::config::test_config;
+    use crate::testutil::wait_for;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Barrier, OnceLock};
 
@@ -327,10 +328,9 @@ mod tests {
         assert_eq!(STARTED.load(Ordering::SeqCst), 1);
         // Once it returns, its result is used and the next probe runs anew.
         GATE.open();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while r.run(&[CheckId::Kubelet])[0].outcome != Outcome::Pass {
-            assert!(Instant::now() < deadline, "check never recovered");
-        }
+        wait_for("the check to recover", Duration::from_secs(10), || {
+            (r.run(&[CheckId::Kubelet])[0].outcome == Outcome::Pass).then_some(())
+        });
     }
 
     #[test]
@@ -352,10 +352,7 @@ mod tests {
             })
             .collect();
         // Let them all join the flight, then release it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while RUNS.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        wait_for("the execution to start", Duration::from_secs(10), || (RUNS.load(Ordering::SeqCst) > 0).then_some(()));
         GATE.open();
         for h in handles {
             assert_eq!(h.join().unwrap()[0].outcome, Outcome::Fail("down".into()));
@@ -479,14 +476,9 @@ mod tests {
         // Pass), and the next request runs the check afresh.
         *RELEASED.lock().unwrap() = true;
         WAKE.notify_all();
-        let until = Instant::now() + Duration::from_secs(5);
-        let out = loop {
-            let (out, _) = one(&runner);
-            if out == Outcome::Pass || Instant::now() > until {
-                break out;
-            }
-        };
-        assert_eq!(out, Outcome::Pass);
+        wait_for("a Pass once the mount is back", Duration::from_secs(5), || {
+            (one(&runner).0 == Outcome::Pass).then_some(())
+        });
         assert_eq!(one(&runner).0, Outcome::Pass);
         // The stuck run plus at least one fresh run (two if the first probe
         // after the release missed the stuck flight's end).

@@ -11,6 +11,7 @@ use super::store::Verb;
 use super::test_server::{Reply, Server};
 use super::{NodeState, NodeStore, Presence};
 use crate::config::test_config;
+use crate::testutil::TempDir;
 
 fn node_json(rv: u64, ready: &str, reason: &str) -> String {
     serde_json::json!({"kind": "Node", "apiVersion": "v1",
@@ -26,31 +27,28 @@ fn list_json(rv: u64, ready: &str) -> String {
     )
 }
 
-struct Kubeconfig(PathBuf);
+/// A kubeconfig pointing at `http://127.0.0.1:PORT`, in a directory removed on drop.
+struct Kubeconfig {
+    path: PathBuf,
+    _dir: TempDir,
+}
 
 impl Kubeconfig {
     fn new(tag: &str, port: u16) -> Kubeconfig {
-        let p = std::env::temp_dir().join(format!("hnre-watchloop-{tag}-{}.yaml", std::process::id()));
-        std::fs::write(
-            &p,
-            format!(
+        let dir = TempDir::new(&format!("watchloop-{tag}"));
+        let path = dir.write(
+            "kubeconfig.yaml",
+            &format!(
                 "current-context: x\ncontexts:\n- name: x\n  context: {{cluster: c}}\n\
                  clusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\n"
             ),
-        )
-        .unwrap();
-        Kubeconfig(p)
-    }
-}
-
-impl Drop for Kubeconfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        );
+        Kubeconfig { path, _dir: dir }
     }
 }
 
 fn start_watcher(kubeconfig: &Kubeconfig, extra: &[(&str, &str)]) -> Arc<NodeStore> {
-    let path = kubeconfig.0.to_str().unwrap().to_string();
+    let path = kubeconfig.path.to_str().unwrap().to_string();
     let mut knobs = vec![("NODE_NAME", "n1"), ("KUBECONFIG", path.as_str())];
     knobs.extend_from_slice(extra);
     super::start(&test_config(&knobs))

@@ -81,11 +81,9 @@ mod tests {
     }
 
     fn wait_idle(w: &Workers, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while idle(w) != n {
-            assert!(Instant::now() < deadline, "idle threads: {} (want {n})", idle(w));
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        crate::testutil::wait_for(&format!("{n} idle threads"), Duration::from_secs(10), || {
+            (idle(w) == n).then_some(())
+        });
     }
 
     #[test]
