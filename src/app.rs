@@ -142,8 +142,10 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     })?;
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     log::info(&format!(
-        "harmony-node-readiness-endpoint {} listening on {local}; effective config: {}",
+        "harmony-node-readiness-endpoint {} listening on {local}; node {} (from {}); effective config: {}",
         env!("CARGO_PKG_VERSION"),
+        config.node_name,
+        config.node_name_source,
         raw.summary()
     ));
     let limits = Limits {

@@ -4,7 +4,7 @@
 
 use harmony_node_readiness_endpoint::host::{gateways, mountinfo, resolv_conf};
 use harmony_node_readiness_endpoint::net::{dns, icmp};
-use harmony_node_readiness_endpoint::server::http;
+use harmony_node_readiness_endpoint::server::{chunked, http};
 use harmony_node_readiness_endpoint::{checks, cri, kube};
 
 use std::io::{self, Read, Write};
@@ -24,6 +24,38 @@ pub fn fuzz_http_head(data: &[u8]) {
         Ok(None) => assert!(data.len() < http::MAX_HEAD_BYTES),
         Err(_) => {}
     }
+}
+
+/// Chunked request body: the decoder never panics, fed whole or in pieces
+/// it reaches the same verdict, and it never claims more bytes than given.
+pub fn fuzz_http_chunked(data: &[u8]) {
+    let whole = {
+        let mut c = chunked::Chunked::default();
+        c.feed(data).map(|n| (n, c.is_done()))
+    };
+    if let Ok((n, _)) = whole {
+        assert!(n <= data.len());
+    }
+    let split = data.first().map_or(1, |b| usize::from(*b % 7) + 1);
+    let mut c = chunked::Chunked::default();
+    let mut used = 0;
+    let mut pieces = Ok((0, false));
+    for piece in data.chunks(split) {
+        match c.feed(piece) {
+            Ok(n) => {
+                used += n;
+                pieces = Ok((used, c.is_done()));
+                if c.is_done() {
+                    break;
+                }
+            }
+            Err(e) => {
+                pieces = Err(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(whole, pieces, "the verdict does not depend on how the bytes arrive");
 }
 
 /// Query decoding: `query_pairs` never panics; a decoded query re-encoded

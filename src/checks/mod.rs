@@ -19,6 +19,7 @@ mod network_dns;
 mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
+mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
 
