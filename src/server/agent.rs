@@ -16,10 +16,10 @@
 //! the request side beyond a small bounded drain before closing.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::time::Duration;
 
-use super::{Shared, WRITE_TIMEOUT};
+use super::Shared;
 use crate::checks::{CheckId, Outcome};
 use crate::runner::CheckResult;
 
@@ -34,9 +34,7 @@ const DRAIN_LIMIT_BYTES: usize = 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Answers one agent-check connection.
-pub fn handle(mut stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+pub fn handle(mut stream: TcpStream, _client: IpAddr, shared: &Shared) {
     {
         let _request = shared.begin_request();
         let runner = shared.runner();

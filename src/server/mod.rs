@@ -92,13 +92,19 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     }
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
+    // Linux copies both into every accepted socket: two setsockopt calls
+    // fewer per connection, which new-connection-per-request monitors pay.
+    socket.set_tcp_nodelay(true)?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
 }
 
-/// What a listener does with an admitted connection (HTTP, or the agent).
-pub type Handler = fn(TcpStream, &Shared);
+/// What a listener does with an admitted connection (HTTP, or the agent),
+/// given its [`client_key`] as accept() reported it. The listener's socket
+/// options (TCP_NODELAY, the write timeout) are already set on it.
+pub type Handler = fn(TcpStream, IpAddr, &Shared);
 
 /// The "client" the per-client limit counts: an IPv4 address, or the /64 an
 /// IPv6 address belongs to (one host usually owns a whole /64, so counting
@@ -370,7 +376,7 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
         let job: Job = Box::new(move || {
             let _admission = admission;
             unanswered.hold();
-            handler(stream, &conn_shared);
+            handler(stream, ip, &conn_shared);
             // The thread lives on for the next connection: release this one's
             // count now if no request ever arrived.
             Unanswered::request_arrived();
@@ -382,10 +388,7 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
 }
 
 /// Plain HTTP, or HTTPS when TLS is configured.
-fn handle_http(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let ip = stream.peer_addr().map(|a| client_key(a.ip())).unwrap_or(Ipv6Addr::UNSPECIFIED.into());
+fn handle_http(stream: TcpStream, ip: IpAddr, shared: &Shared) {
     let fd = stream.as_raw_fd();
     match &shared.tls {
         None => handle_connection(stream, shared, shared.register(ip, fd)),
@@ -560,6 +563,15 @@ fn read_before(stream: &mut impl Conn, into: &mut [u8], deadline: Instant) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_and_the_write_timeout() {
+        let listener = bind(Some("127.0.0.1".parse().unwrap()), 0).unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(accepted.write_timeout().unwrap(), Some(WRITE_TIMEOUT));
+    }
 
     #[test]
     fn clients_are_ipv4_addresses_or_ipv6_64s() {
