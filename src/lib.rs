@@ -11,6 +11,7 @@ pub mod app;
 pub mod checks;
 pub mod config;
 pub mod cri;
+pub mod history;
 pub mod host;
 pub mod kube;
 pub mod log;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod net;
 pub mod runner;
 pub mod server;
+pub mod status_cli;
 pub mod sys;
 #[doc(hidden)]
 pub mod testutil;

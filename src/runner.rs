@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::checks::{self, Check, CheckId, Ctx, Exec, Outcome};
+use crate::history::History;
 use crate::log;
 use crate::metrics::Metrics;
 
@@ -62,6 +63,8 @@ pub struct Runner {
     checks: Vec<Option<&'static Check>>,
     slots: Vec<Arc<Mutex<Slot>>>,
     metrics: Arc<Metrics>,
+    /// Last results and transitions, for the status page and /metrics.
+    history: Arc<History>,
 }
 
 enum Joined {
@@ -93,7 +96,15 @@ impl Runner {
             checks[c.id.index()] = Some(c);
         }
         let slots = CheckId::ALL.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
-        Runner { ctx, checks, slots, metrics }
+        let history = Arc::new(History::new(registry.iter().map(|c| c.name())));
+        let h = history.clone();
+        metrics.add_renderer(Box::new(move |out: &mut String| h.render_metrics(out)));
+        Runner { ctx, checks, slots, metrics, history }
+    }
+
+    /// What requests saw of each check; reading it never runs one.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     pub fn ctx(&self) -> &Ctx {
@@ -124,19 +135,26 @@ impl Runner {
             .into_iter()
             .map(|(id, timeout, joined)| {
                 let name = id.name();
-                let (outcome, duration) = match joined {
-                    Joined::Missing => (Outcome::unknown(format!("{name}: no such check here")), Duration::ZERO),
-                    Joined::Inline(check) => execute(check, &self.ctx, &self.metrics, now + timeout),
-                    Joined::Cached(done) => (done.outcome.clone(), done.duration),
+                let (outcome, duration, finished) = match joined {
+                    Joined::Missing => {
+                        (Outcome::unknown(format!("{name}: no such check here")), Duration::ZERO, Instant::now())
+                    }
+                    Joined::Inline(check) => {
+                        let (outcome, duration) = execute(check, &self.ctx, &self.metrics, now + timeout);
+                        (outcome, duration, Instant::now())
+                    }
+                    Joined::Cached(done) => (done.outcome.clone(), done.duration, done.finished),
                     Joined::Flight(flight) => match wait(&flight, now + timeout) {
-                        Some(done) => (done.outcome.clone(), done.duration),
+                        Some(done) => (done.outcome.clone(), done.duration, done.finished),
                         None => {
                             self.metrics.check_timed_out(name);
-                            (Outcome::unknown(timeout_reason(timeout, flight.started, now)), timeout)
+                            let reason = timeout_reason(timeout, flight.started, now);
+                            (Outcome::unknown(reason), timeout, Instant::now())
                         }
                     },
                 };
                 self.note_verdict(id, &outcome);
+                self.history.record(name, &outcome, duration, finished);
                 CheckResult { id, outcome, duration }
             })
             .collect()
@@ -395,6 +413,40 @@ mod tests {
         let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
         let verdicts: Vec<bool> = (0..4).map(|_| r.run(&[CheckId::NodeReady])[0].outcome.passed()).collect();
         assert_eq!(verdicts, [true, false, true, false]);
+    }
+
+    #[test]
+    fn results_requests_got_are_the_history_timeouts_included() {
+        static GATE: Gate = Gate::new();
+        fn hang(_: &Ctx, _: Instant) -> Outcome {
+            GATE.wait(Duration::from_secs(30));
+            Outcome::Pass
+        }
+        fn fine(_: &Ctx, _: Instant) -> Outcome {
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[
+            Check { id: CheckId::Kubelet, exec: Exec::Probe, run: hang },
+            Check { id: CheckId::NodeReady, exec: Exec::Snapshot, run: fine },
+        ];
+        let r = runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]);
+        r.run(&[CheckId::NodeReady, CheckId::Kubelet]);
+        GATE.open();
+        wait_for("the check to recover", Duration::from_secs(10), || {
+            r.run(&[CheckId::Kubelet])[0].outcome.passed().then_some(())
+        });
+        use crate::history::State;
+        let ring: Vec<_> = r.history().transitions().iter().map(|t| (t.check, t.from, t.to)).collect();
+        assert_eq!(
+            ring,
+            [
+                ("kubelet", State::Unknown, State::Pass),
+                ("kubelet", State::NotRun, State::Unknown),
+                ("node_ready", State::NotRun, State::Pass)
+            ]
+        );
+        assert_eq!(r.history().transitions()[1].reason.as_deref(), Some("timed out after 50 ms"));
+        assert!(r.metrics().render().contains("node_readiness_check_transitions_total{check=\"kubelet\"} 1"));
     }
 
     #[test]

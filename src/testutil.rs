@@ -57,3 +57,13 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[cfg(test)]
+/// The README's ```json or ```text block of "### Status page", so that
+/// its examples are checked against the code.
+pub fn readme_block(lang: &str) -> &'static str {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("### Status page").expect("README section")..];
+    let start = section.find(&format!("```{lang}\n")).expect("README block") + lang.len() + 4;
+    &section[start..start + section[start..].find("```").unwrap()]
+}

@@ -13,7 +13,7 @@ mod container_runtime;
 pub mod custom_conditions;
 mod disk_pressure;
 mod filesystem_ro;
-mod local_http;
+pub(crate) mod local_http;
 mod network;
 mod network_dns;
 mod network_gateway;

@@ -72,6 +72,9 @@ pub fn help_text() -> String {
         "    harmony-node-readiness-endpoint [--flag VALUE]...          serve HTTP\n",
         "    harmony-node-readiness-endpoint check [--check a,b] [...]  run checks once, print JSON,\n",
         "                                                               exit 0 ready / 1 not ready / 2 usage\n",
+        "    harmony-node-readiness-endpoint status [--url URL]         print the running service's status\n",
+        "                                                               (default http://127.0.0.1:25001), exit 0 ready /\n",
+        "                                                               1 not ready / 2 unreachable\n",
         "    harmony-node-readiness-endpoint --help | --version\n\n",
         "Every option is an environment variable or the matching flag (the flag wins):\n\n",
     ));

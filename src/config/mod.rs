@@ -393,6 +393,8 @@ pub enum LogFormat {
 /// The validated, immutable configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Every knob's effective string, in `KNOBS` order (for the status page).
+    pub effective: Vec<(&'static str, String)>,
     pub node_name: String,
     pub node_name_source: NodeNameSource,
     pub listen_address: Option<IpAddr>,
@@ -491,6 +493,7 @@ impl Config {
             _ => raw.check_names("AGENT_CHECKS")?,
         };
         Ok(Config {
+            effective: raw.effective(),
             node_name,
             node_name_source,
             listen_address,
@@ -623,6 +626,11 @@ impl Raw {
     /// a secret (tokens and keys are given as file paths), so all are shown.
     pub fn summary(&self) -> String {
         KNOBS.iter().map(|k| format!("{}={}", k.env, self.str(k.env))).collect::<Vec<_>>().join(" ")
+    }
+
+    /// `(variable, effective value)` of every knob, in `KNOBS` order.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        KNOBS.iter().map(|k| (k.env, self.str(k.env).to_string())).collect()
     }
 }
 

@@ -28,6 +28,8 @@ pub mod http;
 mod pool;
 pub mod report;
 pub mod routes;
+pub mod status_page;
+pub mod status_report;
 pub mod tls;
 
 pub use conn::Conn;

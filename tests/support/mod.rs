@@ -12,6 +12,7 @@ pub mod raw_http;
 pub mod reaction;
 pub mod repo;
 pub mod service;
+pub mod status_rig;
 pub mod tls_files;
 
 /// The library's test helpers: one TempDir and one `wait_for` for unit and
