@@ -11,7 +11,6 @@ pub mod app;
 pub mod checks;
 pub mod config;
 pub mod cri;
-pub mod history;
 pub mod host;
 pub mod kube;
 pub mod log;

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// Top-level module → layer (higher imports lower, never the reverse nor
 /// sideways).
 const LAYERS: &[(&str, u8)] = &[
-    ("app", 7),
+    ("app", 8),
+    // The `status` subcommand: a client of a running instance.
+    ("status_cli", 7),
     ("server", 6),
     ("runner", 5),
     ("checks", 4),

@@ -270,8 +270,8 @@ mod tests {
     use super::*;
     use crate::checks::{Check, CheckId, Ctx, Exec, Outcome};
     use crate::config::test_config;
-    use crate::history::MAX_TRANSITIONS;
     use crate::metrics::Metrics;
+    use crate::runner::history::MAX_TRANSITIONS;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::history::{CheckStatus, State, Transition};
 use crate::kube::{NodeState, NodeStore, Presence};
 use crate::runner::Runner;
+use crate::runner::history::{CheckStatus, State, Transition};
 use crate::timefmt;
 
 /// Longest string shown for one field (reasons are ≤ 200 already).

@@ -8,14 +8,16 @@
 //! Snapshot checks (the Node checks, which only read memory) skip all that:
 //! they run inline and uncached, so an API change shows on the next probe.
 
+pub mod history;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::checks::{self, Check, CheckId, Ctx, Exec, Outcome};
-use crate::history::History;
 use crate::log;
 use crate::metrics::Metrics;
+use history::History;
 
 /// Stack of a check thread: checks do bounded, shallow work.
 const CHECK_THREAD_STACK: usize = 256 * 1024;
@@ -435,7 +437,7 @@ mod tests {
         wait_for("the check to recover", Duration::from_secs(10), || {
             r.run(&[CheckId::Kubelet])[0].outcome.passed().then_some(())
         });
-        use crate::history::State;
+        use crate::runner::history::State;
         let ring: Vec<_> = r.history().transitions().iter().map(|t| (t.check, t.from, t.to)).collect();
         assert_eq!(
             ring,
