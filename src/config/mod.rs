@@ -1,12 +1,16 @@
-//! Every knob of the service in one table: environment variable, matching
-//! `--flag`, default and `--help` text, then typed parsing and validation.
-//! A bad value becomes a [`ConfigError`] naming the variable; `main` prints it
-//! on one line and exits with status 2.
+//! Every knob of the service, declared once in [`knobs!`] below: field,
+//! type, environment variable, default, parser and `--help` text. The
+//! `--flag` is the variable's name in kebab case (`LISTEN_PORT` →
+//! `--listen-port 1` or `--listen-port=1`; a flag wins over the
+//! environment). From that one declaration come [`KNOBS`] (flags, `--help`,
+//! the README check), the [`Config`] fields and their parsing, so they
+//! cannot drift, and a misspelled variable is a compile error. A bad value
+//! becomes a [`ConfigError`] naming the variable; `main` prints it on one
+//! line and exits with status 2.
 //!
-//! The flag for `LISTEN_PORT` is `--listen-port` (`--listen-port 1` or
-//! `--listen-port=1`); a flag wins over the environment. `cli` parses the
-//! command line, `check_id` the check names, `values` the knob values that
-//! name things of other layers (condition rules, gateways).
+//! `cli` parses the command line, `check_id` the check names, `parse` the
+//! values, `values` the value types that name things of other layers
+//! (condition rules, gateways).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,112 +20,166 @@ use std::time::Duration;
 
 pub mod check_id;
 pub mod cli;
+mod parse;
 mod values;
 
 pub use check_id::{BadName, CheckId, parse_list};
 pub use values::{ConditionRule, Gateway, parse_condition_rules};
 
-/// One configuration knob.
+/// One configuration knob, as `--help` and the flag parser see it.
 pub struct Knob {
     pub env: &'static str,
     pub default: &'static str,
     pub help: &'static str,
 }
 
-const fn knob(env: &'static str, default: &'static str, help: &'static str) -> Knob {
-    Knob { env, default, help }
+/// Declares every knob once: `field: Type = "ENV", "default", parser, "help";`
+/// where `parser: fn(&'static str, &str) -> Result<Type, ConfigError>` gets
+/// the variable's name and its trimmed effective value. Generates [`KNOBS`],
+/// the knob fields of [`Config`] (after the `derived` ones, which
+/// [`Config::from_raw`] computes from several knobs) and their parsing.
+macro_rules! knobs {
+    (
+        derived { $( $(#[$dmeta:meta])* $dfield:ident : $dty:ty, )* }
+        knobs { $( $(#[$kmeta:meta])* $field:ident : $ty:ty = $env:literal, $default:literal, $parse:expr, $help:literal; )* }
+    ) => {
+        /// Every knob, in `--help` order.
+        pub const KNOBS: &[Knob] = &[ $( Knob { env: $env, default: $default, help: $help } ),* ];
+
+        /// The validated, immutable configuration: what several knobs
+        /// decide together, then one field per knob.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            $( $(#[$dmeta])* pub $dfield: $dty, )*
+            $( $(#[$kmeta])* #[doc = concat!("`", $env, "`: ", $help)] pub $field: $ty, )*
+        }
+
+        /// Every knob parsed on its own, in declaration order.
+        struct Parsed {
+            $( $field: $ty, )*
+        }
+
+        impl Parsed {
+            fn from_raw(raw: &Raw) -> Result<Parsed, ConfigError> {
+                Ok(Parsed {
+                    $( $field: {
+                        let parse: fn(&'static str, &str) -> Result<$ty, ConfigError> = $parse;
+                        parse($env, raw.str($env))?
+                    }, )*
+                })
+            }
+
+            fn into_config(self, $( $dfield: $dty ),*) -> Config {
+                Config { $( $dfield, )* $( $field: self.$field, )* }
+            }
+        }
+    };
 }
 
-/// Every knob, in `--help` order. Sections per subsystem keep edits apart.
-pub const KNOBS: &[Knob] = &[
+knobs! {
+    derived {
+        /// Every knob's effective string, in `KNOBS` order (for the status page).
+        effective: Vec<(&'static str, String)>,
+        node_name_source: NodeNameSource,
+        /// TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE together.
+        tls: Option<TlsFiles>,
+    }
+    knobs {
     // --- service core
-    knob(
-        "NODE_NAME",
-        "",
-        "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)",
-    ),
-    knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
-    knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)"),
-    knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
-    knob("CHECK_TIMEOUT_MS", "1000", "Deadline of one check run; past it the check reports 'timed out'"),
-    knob("CHECK_TIMEOUTS_MS", "", "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000"),
-    knob("CHECK_MIN_INTERVAL_MS", "500", "A check result younger than this is reused (0 = run on every request)"),
-    knob("MAX_CONNECTIONS", "512", "Concurrent HTTP connections; more are closed at once"),
-    knob("MAX_CONNECTIONS_PER_CLIENT", "32", "Concurrent HTTP connections from one client address"),
-    knob("LOG_FORMAT", "text", "Log line format on stderr: text or json"),
+    /// the given name; `from_raw` replaces it with the validated one (or the hostname)
+    node_name: String = "NODE_NAME", "", |_, s| Ok(s.to_string()),
+        "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)";
+    listen_address: Option<IpAddr> = "LISTEN_ADDRESS", "", parse::listen_address,
+        "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off";
+    listen_port: u16 = "LISTEN_PORT", "25001", |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16),
+        "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)";
+    default_checks: Vec<CheckId> = "DEFAULT_CHECKS", "node_ready", parse::check_names,
+        "Checks a bare GET /health runs (comma-separated)";
+    check_timeout: Duration = "CHECK_TIMEOUT_MS", "1000", |e, s| parse::millis(e, s, 1, 600_000),
+        "Deadline of one check run; past it the check reports 'timed out'";
+    check_timeouts: HashMap<CheckId, Duration> = "CHECK_TIMEOUTS_MS", "", parse::check_timeouts,
+        "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000";
+    check_min_interval: Duration = "CHECK_MIN_INTERVAL_MS", "500", |e, s| parse::millis(e, s, 0, 600_000),
+        "A check result younger than this is reused (0 = run on every request)";
+    max_connections: usize = "MAX_CONNECTIONS", "512", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
+        "Concurrent HTTP connections; more are closed at once";
+    max_connections_per_client: usize = "MAX_CONNECTIONS_PER_CLIENT", "32", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
+        "Concurrent HTTP connections from one client address";
+    log_format: LogFormat = "LOG_FORMAT", "text", parse::log_format,
+        "Log line format on stderr: text or json";
     // --- local HTTP probes
-    knob("KUBELET_HEALTHZ_URL", "http://127.0.0.1:10248/healthz", "URL probed by the kubelet check"),
-    knob("OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1936/healthz/ready", "URL probed by the okd_router_1936 check"),
-    knob("KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", "URL probed by the kube_proxy check"),
-    knob("LOCAL_HTTP_CA_FILE", "", "CA bundle for https:// probe URLs; empty = no verification for loopback hosts"),
+    kubelet_healthz_url: String = "KUBELET_HEALTHZ_URL", "http://127.0.0.1:10248/healthz", parse::url,
+        "URL probed by the kubelet check";
+    okd_router_healthz_url: String = "OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1936/healthz/ready", parse::url,
+        "URL probed by the okd_router_1936 check";
+    kube_proxy_healthz_url: String = "KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", parse::url,
+        "URL probed by the kube_proxy check";
+    local_http_ca_file: Option<PathBuf> = "LOCAL_HTTP_CA_FILE", "", parse::opt_path,
+        "CA bundle for https:// probe URLs; empty = no verification for loopback hosts";
     // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
-    knob("KUBECONFIG", "", "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster"),
-    knob("KUBERNETES_SERVICE_HOST", "", "API server address; Kubernetes sets it in every pod (in-cluster mode)"),
-    knob("KUBERNETES_SERVICE_PORT", "443", "API server port; Kubernetes sets it in every pod (in-cluster mode)"),
-    knob(
-        "KUBERNETES_SERVICEACCOUNT_DIR",
-        "/var/run/secrets/kubernetes.io/serviceaccount",
-        "Folder with the in-cluster token and ca.crt",
-    ),
-    knob("NODE_POLL_INTERVAL_SECONDS", "5", "GET interval when RBAC forbids list/watch on nodes (fallback mode)"),
-    knob(
-        "NODE_STATE_MAX_STALENESS_SECONDS",
-        "0",
-        "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it",
-    ),
-    knob(
-        "NODE_WATCH_IDLE_TIMEOUT_SECONDS",
-        "150",
-        "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period",
-    ),
-    knob("NODE_API_TIMEOUT_MS", "10000", "Deadline of one list/get request to the API server"),
-    knob(
-        "CUSTOM_CONDITIONS",
-        "",
-        "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad",
-    ),
-    knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
+    /// as given (may list several files)
+    kubeconfig: Option<String> = "KUBECONFIG", "", parse::opt_str,
+        "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster";
+    kubernetes_service_host: Option<String> = "KUBERNETES_SERVICE_HOST", "", parse::opt_str,
+        "API server address; Kubernetes sets it in every pod (in-cluster mode)";
+    kubernetes_service_port: u16 = "KUBERNETES_SERVICE_PORT", "443", |e, s| parse::int(e, s, 1, 65535).map(|v| v as u16),
+        "API server port; Kubernetes sets it in every pod (in-cluster mode)";
+    serviceaccount_dir: PathBuf = "KUBERNETES_SERVICEACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", |_, s| Ok(PathBuf::from(s)),
+        "Folder with the in-cluster token and ca.crt";
+    node_poll_interval: Duration = "NODE_POLL_INTERVAL_SECONDS", "5", |e, s| parse::seconds(e, s, 1, 3600),
+        "GET interval when RBAC forbids list/watch on nodes (fallback mode)";
+    /// `None` = keep serving the last known state however old it is
+    node_state_max_staleness: Option<Duration> = "NODE_STATE_MAX_STALENESS_SECONDS", "0", |e, s| Ok(Some(parse::seconds(e, s, 0, 86_400)?).filter(|d| !d.is_zero())),
+        "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it";
+    node_watch_idle_timeout: Duration = "NODE_WATCH_IDLE_TIMEOUT_SECONDS", "150", |e, s| parse::seconds(e, s, 1, 3600),
+        "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period";
+    node_api_timeout: Duration = "NODE_API_TIMEOUT_MS", "10000", |e, s| parse::millis(e, s, 100, 600_000),
+        "Deadline of one list/get request to the API server";
+    /// `None` = default rule (any non-Ready condition that is True is bad)
+    custom_conditions: Option<Vec<ConditionRule>> = "CUSTOM_CONDITIONS", "", |e, s| parse_condition_rules(s).map_err(|why| bad(e, s, &why)),
+        "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad";
+    node_eligible_ignore_cordon: bool = "NODE_ELIGIBLE_IGNORE_CORDON", "false", parse::bool,
+        "node_eligible passes on a cordoned (spec.unschedulable) node";
     // --- host checks (filesystem_ro, disk_pressure, network)
-    knob("HOST_ROOT", "/", "Where the host's / is mounted (container: /host/root); host paths are read below it"),
-    knob("HOST_PROC", "/proc", "Where the host's /proc is mounted (container: /host/proc, with hostPID)"),
-    knob(
-        "FILESYSTEM_RO_PATHS",
-        "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc",
-        "Host paths filesystem_ro requires writable (absent paths are skipped)",
-    ),
-    knob(
-        "DISK_PRESSURE_PATHS",
-        "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers",
-        "Host paths disk_pressure judges (absent paths skipped, each filesystem once)",
-    ),
-    knob("MIN_FREE_PERCENT", "10", "disk_pressure fails below this percentage of free space (f_bavail)"),
-    knob("MIN_FREE_INODES_PERCENT", "5", "disk_pressure fails below this percentage of free inodes (f_favail)"),
-    knob("NETWORK_DNS_NAME", "", "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)"),
-    knob("NETWORK_DNS_TIMEOUT_MS", "500", "Wait for a DNS answer (the next nameserver is tried halfway)"),
-    knob("NETWORK_GATEWAYS", "", "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip"),
-    knob("NETWORK_PING_TIMEOUT_MS", "500", "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)"),
+    host_root: PathBuf = "HOST_ROOT", "/", parse::abs_path,
+        "Where the host's / is mounted (container: /host/root); host paths are read below it";
+    host_proc: PathBuf = "HOST_PROC", "/proc", parse::abs_path,
+        "Where the host's /proc is mounted (container: /host/proc, with hostPID)";
+    filesystem_ro_paths: Vec<PathBuf> = "FILESYSTEM_RO_PATHS", "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc", parse::abs_paths,
+        "Host paths filesystem_ro requires writable (absent paths are skipped)";
+    disk_pressure_paths: Vec<PathBuf> = "DISK_PRESSURE_PATHS", "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers", parse::abs_paths,
+        "Host paths disk_pressure judges (absent paths skipped, each filesystem once)";
+    min_free_percent: f64 = "MIN_FREE_PERCENT", "10", parse::percent,
+        "disk_pressure fails below this percentage of free space (f_bavail)";
+    min_free_inodes_percent: f64 = "MIN_FREE_INODES_PERCENT", "5", parse::percent,
+        "disk_pressure fails below this percentage of free inodes (f_favail)";
+    network_dns_name: Option<String> = "NETWORK_DNS_NAME", "", parse::dns_name,
+        "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)";
+    network_dns_timeout: Duration = "NETWORK_DNS_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
+        "Wait for a DNS answer (the next nameserver is tried halfway)";
+    network_gateways: Gateways = "NETWORK_GATEWAYS", "", parse::gateways,
+        "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip";
+    network_ping_timeout: Duration = "NETWORK_PING_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
+        "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)";
     // --- container runtime
-    knob(
-        "CONTAINER_RUNTIME_ENDPOINT",
-        "",
-        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT",
-    ),
-    knob("CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", "container_runtime also requires the CRI NetworkReady condition"),
+    container_runtime_endpoint: Option<PathBuf> = "CONTAINER_RUNTIME_ENDPOINT", "", parse::cri_endpoint,
+        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT";
+    container_runtime_require_network: bool = "CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", parse::bool,
+        "container_runtime also requires the CRI NetworkReady condition";
     // --- operations (metrics, agent-check, TLS)
-    knob(
-        "AGENT_PORT",
-        "",
-        "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)",
-    ),
-    knob(
-        "AGENT_CHECKS",
-        "",
-        "Checks behind the agent-check answer (comma-separated; unset = DEFAULT_CHECKS + node_eligible)",
-    ),
-    knob("TLS_CERT_FILE", "", "PEM certificate chain: serve /health over HTTPS (re-read when the file changes)"),
-    knob("TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE (required with it)"),
-    knob("TLS_CLIENT_CA_FILE", "", "PEM CA bundle: with TLS, require a client certificate signed by it"),
-];
+    agent_port: Option<u16> = "AGENT_PORT", "", |e, s| parse::optional(e, s, |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16)),
+        "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)";
+    /// empty until `from_raw` fills in the default (DEFAULT_CHECKS + node_eligible)
+    agent_checks: Vec<CheckId> = "AGENT_CHECKS", "", |e, s| parse::optional(e, s, parse::check_names).map(Option::unwrap_or_default),
+        "Checks behind the agent-check answer (comma-separated; unset = DEFAULT_CHECKS + node_eligible)";
+    tls_cert_file: Option<PathBuf> = "TLS_CERT_FILE", "", parse::opt_path,
+        "PEM certificate chain: serve /health over HTTPS (re-read when the file changes)";
+    tls_key_file: Option<PathBuf> = "TLS_KEY_FILE", "", parse::opt_path,
+        "PEM private key of TLS_CERT_FILE (required with it)";
+    tls_client_ca_file: Option<PathBuf> = "TLS_CLIENT_CA_FILE", "", parse::opt_path,
+        "PEM CA bundle: with TLS, require a client certificate signed by it";
+    }
+}
 
 /// A configuration problem, worded for the operator: names the variable
 /// and what is allowed.
@@ -233,142 +291,6 @@ impl Raw {
     pub fn str(&self, env: &str) -> &str {
         self.values.get(env).map(|s| s.trim()).unwrap_or("")
     }
-
-    pub fn opt_str(&self, env: &str) -> Option<String> {
-        let s = self.str(env);
-        (!s.is_empty()).then(|| s.to_string())
-    }
-
-    pub fn opt_path(&self, env: &str) -> Option<PathBuf> {
-        self.opt_str(env).map(PathBuf::from)
-    }
-
-    /// An unsigned integer within `min..=max`.
-    pub fn u64_in(&self, env: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
-        let s = self.str(env);
-        match s.parse::<u64>() {
-            Ok(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(bad(env, s, &format!("expected an integer from {min} to {max}"))),
-        }
-    }
-
-    pub fn millis(&self, env: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
-        self.u64_in(env, min, max).map(Duration::from_millis)
-    }
-
-    pub fn seconds(&self, env: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
-        self.u64_in(env, min, max).map(Duration::from_secs)
-    }
-
-    /// A percentage `0..=100`, fractions allowed.
-    pub fn percent(&self, env: &str) -> Result<f64, ConfigError> {
-        let s = self.str(env);
-        match s.parse::<f64>() {
-            Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
-            _ => Err(bad(env, s, "expected a number from 0 to 100")),
-        }
-    }
-
-    pub fn bool(&self, env: &str) -> Result<bool, ConfigError> {
-        let s = self.str(env);
-        match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(bad(env, s, "expected true or false")),
-        }
-    }
-
-    /// Comma-separated list, empty items dropped.
-    pub fn list(&self, env: &str) -> Vec<String> {
-        split_list(self.str(env))
-    }
-
-    /// A list of check names; unknown names are an error.
-    pub fn check_names(&self, env: &str) -> Result<Vec<CheckId>, ConfigError> {
-        let items = self.list(env);
-        if items.is_empty() {
-            return Err(bad(env, self.str(env), "expected at least one check name"));
-        }
-        parse_list(items.iter().map(String::as_str)).map_err(|e| match e {
-            BadName::Unknown(item) => bad(env, &item, &format!("unknown check; known: {}", CheckId::names().join(","))),
-            BadName::Empty => bad(env, self.str(env), "expected at least one check name"),
-        })
-    }
-
-    /// An `http://` or `https://` URL.
-    pub fn url(&self, env: &str) -> Result<String, ConfigError> {
-        let s = self.str(env);
-        let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
-        match rest {
-            Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(s.to_string()),
-            _ => Err(bad(env, s, "expected an http:// or https:// URL")),
-        }
-    }
-}
-
-impl Raw {
-    /// An absolute path (host paths are always absolute).
-    pub fn abs_path(&self, env: &str) -> Result<PathBuf, ConfigError> {
-        parse_abs_path(env, self.str(env))
-    }
-
-    /// A comma-separated list of absolute paths; may be empty (check does nothing).
-    pub fn abs_paths(&self, env: &str) -> Result<Vec<PathBuf>, ConfigError> {
-        let mut out: Vec<PathBuf> = Vec::new();
-        for item in self.list(env) {
-            if !item.starts_with('/') {
-                return Err(bad(env, &item, "expected comma-separated absolute paths"));
-            }
-            let p = PathBuf::from(item);
-            if !out.contains(&p) {
-                out.push(p);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// `NETWORK_DNS_NAME`: empty, or a DNS name we can put in a query (labels
-/// 1–63 bytes of letters, digits, `-`, `_`; at most 253 bytes).
-fn parse_dns_name(s: &str) -> Result<Option<String>, ConfigError> {
-    let name = s.trim_end_matches('.');
-    if name.is_empty() {
-        return if s.is_empty() { Ok(None) } else { Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name")) };
-    }
-    let ok = name.len() <= 253
-        && name.split('.').all(|l| {
-            (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    if ok {
-        Ok(Some(name.to_ascii_lowercase()))
-    } else {
-        Err(bad("NETWORK_DNS_NAME", s, "expected a DNS name such as kubernetes.default.svc.cluster.local"))
-    }
-}
-
-/// `NETWORK_GATEWAYS`: empty (default routes), `none`, or `ip,ip` where an
-/// IPv6 link-local address names its interface (`fe80::1%eth0`).
-fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
-    const ENV: &str = "NETWORK_GATEWAYS";
-    match s {
-        "" => return Ok(Gateways::DefaultRoutes),
-        "none" => return Ok(Gateways::Skip),
-        _ => {}
-    }
-    let mut out = Vec::new();
-    for item in split_list(s) {
-        let gw = Gateway::parse(&item).ok_or_else(|| {
-            bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
-        })?;
-        if gw.is_link_local() && gw.dev.is_none() {
-            return Err(bad(ENV, &item, "a link-local gateway needs its interface, e.g. fe80::1%eth0"));
-        }
-        out.push(gw);
-    }
-    if out.is_empty() {
-        return Err(bad(ENV, s, "expected none or comma-separated IP addresses"));
-    }
-    Ok(Gateways::List(out))
 }
 
 pub fn split_list(s: &str) -> Vec<String> {
@@ -388,56 +310,6 @@ pub fn flag_name(env: &str) -> String {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// The validated, immutable configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Every knob's effective string, in `KNOBS` order (for the status page).
-    pub effective: Vec<(&'static str, String)>,
-    pub node_name: String,
-    pub node_name_source: NodeNameSource,
-    pub listen_address: Option<IpAddr>,
-    pub listen_port: u16,
-    pub default_checks: Vec<CheckId>,
-    pub check_timeout: Duration,
-    pub check_timeouts: HashMap<CheckId, Duration>,
-    pub check_min_interval: Duration,
-    pub max_connections: usize,
-    pub max_connections_per_client: usize,
-    pub log_format: LogFormat,
-    pub kubelet_healthz_url: String,
-    pub okd_router_healthz_url: String,
-    pub kube_proxy_healthz_url: String,
-    pub local_http_ca_file: Option<PathBuf>,
-    /// `KUBECONFIG` as given (may list several files).
-    pub kubeconfig: Option<String>,
-    pub kubernetes_service_host: Option<String>,
-    pub kubernetes_service_port: u16,
-    pub serviceaccount_dir: PathBuf,
-    pub node_poll_interval: Duration,
-    /// `None` = keep serving the last known state however old it is.
-    pub node_state_max_staleness: Option<Duration>,
-    pub node_watch_idle_timeout: Duration,
-    pub node_api_timeout: Duration,
-    /// `None` = default rule (any non-Ready condition that is True is bad).
-    pub custom_conditions: Option<Vec<ConditionRule>>,
-    pub node_eligible_ignore_cordon: bool,
-    pub agent_port: Option<u16>,
-    pub agent_checks: Vec<CheckId>,
-    pub tls: Option<TlsFiles>,
-    pub container_runtime_endpoint: Option<PathBuf>,
-    pub container_runtime_require_network: bool,
-    pub host_root: PathBuf,
-    pub host_proc: PathBuf,
-    pub filesystem_ro_paths: Vec<PathBuf>,
-    pub disk_pressure_paths: Vec<PathBuf>,
-    pub min_free_percent: f64,
-    pub min_free_inodes_percent: f64,
-    pub network_dns_name: Option<String>,
-    pub network_dns_timeout: Duration,
-    pub network_gateways: Gateways,
-    pub network_ping_timeout: Duration,
 }
 
 /// Where the /health listener's TLS material lives (checked, loaded and
@@ -462,81 +334,20 @@ pub enum Gateways {
 
 impl Config {
     pub fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
+        // First, as before every other knob: NODE_NAME or the hostname.
         let (node_name, node_name_source) = raw.node_name()?;
-        let listen_address = match raw.str("LISTEN_ADDRESS") {
-            "" => None,
-            s => Some(
-                s.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse()
-                    .map_err(|_| bad("LISTEN_ADDRESS", s, "expected an IPv4 or IPv6 address"))?,
-            ),
-        };
-        let log_format = match raw.str("LOG_FORMAT") {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            s => return Err(bad("LOG_FORMAT", s, "expected text or json")),
-        };
-        let default_checks = raw.check_names("DEFAULT_CHECKS")?;
-        let listen_port = raw.u64_in("LISTEN_PORT", 0, 65535)? as u16;
-        let agent_port = match raw.str("AGENT_PORT") {
-            "" => None,
-            _ => Some(raw.u64_in("AGENT_PORT", 0, 65535)? as u16),
-        };
+        let mut p = Parsed::from_raw(raw)?;
+        p.node_name = node_name;
         // Both sockets use SO_REUSEPORT: on one port they would silently
         // split connections between HTTP and the agent.
-        if agent_port.is_some_and(|p| p != 0 && p == listen_port) {
+        if p.agent_port.is_some_and(|port| port != 0 && port == p.listen_port) {
             return Err(bad("AGENT_PORT", raw.str("AGENT_PORT"), "must differ from LISTEN_PORT"));
         }
-        let agent_checks = match raw.str("AGENT_CHECKS") {
-            "" => default_agent_checks(&default_checks),
-            _ => raw.check_names("AGENT_CHECKS")?,
-        };
-        Ok(Config {
-            effective: raw.effective(),
-            node_name,
-            node_name_source,
-            listen_address,
-            listen_port,
-            default_checks,
-            check_timeout: raw.millis("CHECK_TIMEOUT_MS", 1, 600_000)?,
-            check_timeouts: parse_check_timeouts(raw.str("CHECK_TIMEOUTS_MS"))?,
-            check_min_interval: raw.millis("CHECK_MIN_INTERVAL_MS", 0, 600_000)?,
-            max_connections: raw.u64_in("MAX_CONNECTIONS", 1, 100_000)? as usize,
-            max_connections_per_client: raw.u64_in("MAX_CONNECTIONS_PER_CLIENT", 1, 100_000)? as usize,
-            log_format,
-            kubelet_healthz_url: raw.url("KUBELET_HEALTHZ_URL")?,
-            okd_router_healthz_url: raw.url("OKD_ROUTER_HEALTHZ_URL")?,
-            kube_proxy_healthz_url: raw.url("KUBE_PROXY_HEALTHZ_URL")?,
-            local_http_ca_file: raw.opt_path("LOCAL_HTTP_CA_FILE"),
-            kubeconfig: raw.opt_str("KUBECONFIG"),
-            kubernetes_service_host: raw.opt_str("KUBERNETES_SERVICE_HOST"),
-            kubernetes_service_port: raw.u64_in("KUBERNETES_SERVICE_PORT", 1, 65535)? as u16,
-            serviceaccount_dir: PathBuf::from(raw.str("KUBERNETES_SERVICEACCOUNT_DIR")),
-            node_poll_interval: raw.seconds("NODE_POLL_INTERVAL_SECONDS", 1, 3600)?,
-            node_state_max_staleness: Some(raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?)
-                .filter(|d| !d.is_zero()),
-            node_watch_idle_timeout: raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?,
-            node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
-            custom_conditions: parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
-                .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
-            node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
-            agent_port,
-            agent_checks,
-            tls: tls_files(raw)?,
-            container_runtime_endpoint: parse_cri_endpoint(raw.str("CONTAINER_RUNTIME_ENDPOINT"))?,
-            container_runtime_require_network: raw.bool("CONTAINER_RUNTIME_REQUIRE_NETWORK")?,
-            host_root: raw.abs_path("HOST_ROOT")?,
-            host_proc: raw.abs_path("HOST_PROC")?,
-            filesystem_ro_paths: raw.abs_paths("FILESYSTEM_RO_PATHS")?,
-            disk_pressure_paths: raw.abs_paths("DISK_PRESSURE_PATHS")?,
-            min_free_percent: raw.percent("MIN_FREE_PERCENT")?,
-            min_free_inodes_percent: raw.percent("MIN_FREE_INODES_PERCENT")?,
-            network_dns_name: parse_dns_name(raw.str("NETWORK_DNS_NAME"))?,
-            network_dns_timeout: raw.millis("NETWORK_DNS_TIMEOUT_MS", 1, 60_000)?,
-            network_gateways: parse_gateways(raw.str("NETWORK_GATEWAYS"))?,
-            network_ping_timeout: raw.millis("NETWORK_PING_TIMEOUT_MS", 1, 60_000)?,
-        })
+        if p.agent_checks.is_empty() {
+            p.agent_checks = default_agent_checks(&p.default_checks);
+        }
+        let tls = tls_files(p.tls_cert_file.clone(), p.tls_key_file.clone(), p.tls_client_ca_file.clone())?;
+        Ok(p.into_config(raw.effective(), node_name_source, tls))
     }
 
     /// The deadline of one run of `check`.
@@ -556,9 +367,11 @@ fn default_agent_checks(default_checks: &[CheckId]) -> Vec<CheckId> {
 
 /// TLS_CERT_FILE and TLS_KEY_FILE come together; TLS_CLIENT_CA_FILE only
 /// with them (alone it would silently serve plain HTTP to no client).
-fn tls_files(raw: &Raw) -> Result<Option<TlsFiles>, ConfigError> {
-    let (cert, key, client_ca) =
-        (raw.opt_path("TLS_CERT_FILE"), raw.opt_path("TLS_KEY_FILE"), raw.opt_path("TLS_CLIENT_CA_FILE"));
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, ConfigError> {
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key, client_ca })),
         (None, None) if client_ca.is_none() => Ok(None),
@@ -584,41 +397,6 @@ fn validate_node_name(name: &str) -> Result<(), ConfigError> {
     } else {
         Err(bad("NODE_NAME", name, "expected a lowercase DNS name (RFC 1123 subdomain), as Kubernetes Node names are"))
     }
-}
-
-/// crictl's convention: `unix:///path` or a bare absolute path. Other
-/// transports (tcp://, npipe://) are not CRI sockets we can reach.
-fn parse_cri_endpoint(s: &str) -> Result<Option<PathBuf>, ConfigError> {
-    const ENV: &str = "CONTAINER_RUNTIME_ENDPOINT";
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let path = s.strip_prefix("unix://").unwrap_or(s);
-    if !path.starts_with('/') {
-        return Err(bad(ENV, s, "expected unix:///absolute/path.sock or an absolute path"));
-    }
-    Ok(Some(PathBuf::from(path)))
-}
-
-fn parse_abs_path(env: &str, s: &str) -> Result<PathBuf, ConfigError> {
-    if s.starts_with('/') { Ok(PathBuf::from(s)) } else { Err(bad(env, s, "expected an absolute path")) }
-}
-
-fn parse_check_timeouts(s: &str) -> Result<HashMap<CheckId, Duration>, ConfigError> {
-    const ENV: &str = "CHECK_TIMEOUTS_MS";
-    let mut out = HashMap::new();
-    for item in split_list(s) {
-        let (name, ms) = item.split_once('=').ok_or_else(|| bad(ENV, &item, "expected name=milliseconds"))?;
-        let check = CheckId::parse(name.trim()).ok_or_else(|| bad(ENV, name, "unknown check name"))?;
-        let ms: u64 = ms
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v| (1..=600_000).contains(v))
-            .ok_or_else(|| bad(ENV, &item, "expected name=milliseconds with 1 to 600000 ms"))?;
-        out.insert(check, Duration::from_millis(ms));
-    }
-    Ok(out)
 }
 
 impl Raw {
