@@ -85,99 +85,99 @@ knobs! {
         tls: Option<TlsFiles>,
     }
     knobs {
-    // --- service core
-    /// the given name; `from_raw` replaces it with the validated one (or the hostname)
-    node_name: String = "NODE_NAME", "", |_, s| Ok(s.to_string()),
-        "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)";
-    listen_address: Option<IpAddr> = "LISTEN_ADDRESS", "", parse::listen_address,
-        "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off";
-    listen_port: u16 = "LISTEN_PORT", "25001", |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16),
-        "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)";
-    default_checks: Vec<CheckId> = "DEFAULT_CHECKS", "node_ready", parse::check_names,
-        "Checks a bare GET /health runs (comma-separated)";
-    check_timeout: Duration = "CHECK_TIMEOUT_MS", "1000", |e, s| parse::millis(e, s, 1, 600_000),
-        "Deadline of one check run; past it the check reports 'timed out'";
-    check_timeouts: HashMap<CheckId, Duration> = "CHECK_TIMEOUTS_MS", "", parse::check_timeouts,
-        "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000";
-    check_min_interval: Duration = "CHECK_MIN_INTERVAL_MS", "500", |e, s| parse::millis(e, s, 0, 600_000),
-        "A check result younger than this is reused (0 = run on every request)";
-    max_connections: usize = "MAX_CONNECTIONS", "512", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
-        "Concurrent HTTP connections; more are closed at once";
-    max_connections_per_client: usize = "MAX_CONNECTIONS_PER_CLIENT", "32", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
-        "Concurrent HTTP connections from one client address";
-    log_format: LogFormat = "LOG_FORMAT", "text", parse::log_format,
-        "Log line format on stderr: text or json";
-    // --- local HTTP probes
-    kubelet_healthz_url: String = "KUBELET_HEALTHZ_URL", "http://127.0.0.1:10248/healthz", parse::url,
-        "URL probed by the kubelet check";
-    okd_router_healthz_url: String = "OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1936/healthz/ready", parse::url,
-        "URL probed by the okd_router_1936 check";
-    kube_proxy_healthz_url: String = "KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", parse::url,
-        "URL probed by the kube_proxy check";
-    local_http_ca_file: Option<PathBuf> = "LOCAL_HTTP_CA_FILE", "", parse::opt_path,
-        "CA bundle for https:// probe URLs; empty = no verification for loopback hosts";
-    // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
-    /// as given (may list several files)
-    kubeconfig: Option<String> = "KUBECONFIG", "", parse::opt_str,
-        "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster";
-    kubernetes_service_host: Option<String> = "KUBERNETES_SERVICE_HOST", "", parse::opt_str,
-        "API server address; Kubernetes sets it in every pod (in-cluster mode)";
-    kubernetes_service_port: u16 = "KUBERNETES_SERVICE_PORT", "443", |e, s| parse::int(e, s, 1, 65535).map(|v| v as u16),
-        "API server port; Kubernetes sets it in every pod (in-cluster mode)";
-    serviceaccount_dir: PathBuf = "KUBERNETES_SERVICEACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", |_, s| Ok(PathBuf::from(s)),
-        "Folder with the in-cluster token and ca.crt";
-    node_poll_interval: Duration = "NODE_POLL_INTERVAL_SECONDS", "5", |e, s| parse::seconds(e, s, 1, 3600),
-        "GET interval when RBAC forbids list/watch on nodes (fallback mode)";
-    /// `None` = keep serving the last known state however old it is
-    node_state_max_staleness: Option<Duration> = "NODE_STATE_MAX_STALENESS_SECONDS", "0", |e, s| Ok(Some(parse::seconds(e, s, 0, 86_400)?).filter(|d| !d.is_zero())),
-        "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it";
-    node_watch_idle_timeout: Duration = "NODE_WATCH_IDLE_TIMEOUT_SECONDS", "150", |e, s| parse::seconds(e, s, 1, 3600),
-        "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period";
-    node_api_timeout: Duration = "NODE_API_TIMEOUT_MS", "10000", |e, s| parse::millis(e, s, 100, 600_000),
-        "Deadline of one list/get request to the API server";
-    /// `None` = default rule (any non-Ready condition that is True is bad)
-    custom_conditions: Option<Vec<ConditionRule>> = "CUSTOM_CONDITIONS", "", |e, s| parse_condition_rules(s).map_err(|why| bad(e, s, &why)),
-        "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad";
-    node_eligible_ignore_cordon: bool = "NODE_ELIGIBLE_IGNORE_CORDON", "false", parse::bool,
-        "node_eligible passes on a cordoned (spec.unschedulable) node";
-    // --- host checks (filesystem_ro, disk_pressure, network)
-    host_root: PathBuf = "HOST_ROOT", "/", parse::abs_path,
-        "Where the host's / is mounted (container: /host/root); host paths are read below it";
-    host_proc: PathBuf = "HOST_PROC", "/proc", parse::abs_path,
-        "Where the host's /proc is mounted (container: /host/proc, with hostPID)";
-    filesystem_ro_paths: Vec<PathBuf> = "FILESYSTEM_RO_PATHS", "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc", parse::abs_paths,
-        "Host paths filesystem_ro requires writable (absent paths are skipped)";
-    disk_pressure_paths: Vec<PathBuf> = "DISK_PRESSURE_PATHS", "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers", parse::abs_paths,
-        "Host paths disk_pressure judges (absent paths skipped, each filesystem once)";
-    min_free_percent: f64 = "MIN_FREE_PERCENT", "10", parse::percent,
-        "disk_pressure fails below this percentage of free space (f_bavail)";
-    min_free_inodes_percent: f64 = "MIN_FREE_INODES_PERCENT", "5", parse::percent,
-        "disk_pressure fails below this percentage of free inodes (f_favail)";
-    network_dns_name: Option<String> = "NETWORK_DNS_NAME", "", parse::dns_name,
-        "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)";
-    network_dns_timeout: Duration = "NETWORK_DNS_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
-        "Wait for a DNS answer (the next nameserver is tried halfway)";
-    network_gateways: Gateways = "NETWORK_GATEWAYS", "", parse::gateways,
-        "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip";
-    network_ping_timeout: Duration = "NETWORK_PING_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
-        "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)";
-    // --- container runtime
-    container_runtime_endpoint: Option<PathBuf> = "CONTAINER_RUNTIME_ENDPOINT", "", parse::cri_endpoint,
-        "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT";
-    container_runtime_require_network: bool = "CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", parse::bool,
-        "container_runtime also requires the CRI NetworkReady condition";
-    // --- operations (metrics, agent-check, TLS)
-    agent_port: Option<u16> = "AGENT_PORT", "", |e, s| parse::optional(e, s, |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16)),
-        "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)";
-    /// empty until `from_raw` fills in the default (DEFAULT_CHECKS + node_eligible)
-    agent_checks: Vec<CheckId> = "AGENT_CHECKS", "", |e, s| parse::optional(e, s, parse::check_names).map(Option::unwrap_or_default),
-        "Checks behind the agent-check answer (comma-separated; unset = DEFAULT_CHECKS + node_eligible)";
-    tls_cert_file: Option<PathBuf> = "TLS_CERT_FILE", "", parse::opt_path,
-        "PEM certificate chain: serve /health over HTTPS (re-read when the file changes)";
-    tls_key_file: Option<PathBuf> = "TLS_KEY_FILE", "", parse::opt_path,
-        "PEM private key of TLS_CERT_FILE (required with it)";
-    tls_client_ca_file: Option<PathBuf> = "TLS_CLIENT_CA_FILE", "", parse::opt_path,
-        "PEM CA bundle: with TLS, require a client certificate signed by it";
+        // --- service core
+        /// the given name; `from_raw` replaces it with the validated one (or the hostname)
+        node_name: String = "NODE_NAME", "", |_, s| Ok(s.to_string()),
+            "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)";
+        listen_address: Option<IpAddr> = "LISTEN_ADDRESS", "", parse::listen_address,
+            "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off";
+        listen_port: u16 = "LISTEN_PORT", "25001", |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16),
+            "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)";
+        default_checks: Vec<CheckId> = "DEFAULT_CHECKS", "node_ready", parse::check_names,
+            "Checks a bare GET /health runs (comma-separated)";
+        check_timeout: Duration = "CHECK_TIMEOUT_MS", "1000", |e, s| parse::millis(e, s, 1, 600_000),
+            "Deadline of one check run; past it the check reports 'timed out'";
+        check_timeouts: HashMap<CheckId, Duration> = "CHECK_TIMEOUTS_MS", "", parse::check_timeouts,
+            "Per-check deadline overrides, e.g. network=2000,disk_pressure=3000";
+        check_min_interval: Duration = "CHECK_MIN_INTERVAL_MS", "500", |e, s| parse::millis(e, s, 0, 600_000),
+            "A check result younger than this is reused (0 = run on every request)";
+        max_connections: usize = "MAX_CONNECTIONS", "512", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
+            "Concurrent HTTP connections; more are closed at once";
+        max_connections_per_client: usize = "MAX_CONNECTIONS_PER_CLIENT", "32", |e, s| parse::int(e, s, 1, 100_000).map(|v| v as usize),
+            "Concurrent HTTP connections from one client address";
+        log_format: LogFormat = "LOG_FORMAT", "text", parse::log_format,
+            "Log line format on stderr: text or json";
+        // --- local HTTP probes
+        kubelet_healthz_url: String = "KUBELET_HEALTHZ_URL", "http://127.0.0.1:10248/healthz", parse::url,
+            "URL probed by the kubelet check";
+        okd_router_healthz_url: String = "OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1936/healthz/ready", parse::url,
+            "URL probed by the okd_router_1936 check";
+        kube_proxy_healthz_url: String = "KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:10256/healthz", parse::url,
+            "URL probed by the kube_proxy check";
+        local_http_ca_file: Option<PathBuf> = "LOCAL_HTTP_CA_FILE", "", parse::opt_path,
+            "CA bundle for https:// probe URLs; empty = no verification for loopback hosts";
+        // --- Kubernetes API (node_ready, custom_conditions, node_eligible)
+        /// as given (may list several files)
+        kubeconfig: Option<String> = "KUBECONFIG", "", parse::opt_str,
+            "kubeconfig file(s), ':'-separated (e.g. /etc/kubernetes/kubelet.conf); empty = in-cluster";
+        kubernetes_service_host: Option<String> = "KUBERNETES_SERVICE_HOST", "", parse::opt_str,
+            "API server address; Kubernetes sets it in every pod (in-cluster mode)";
+        kubernetes_service_port: u16 = "KUBERNETES_SERVICE_PORT", "443", |e, s| parse::int(e, s, 1, 65535).map(|v| v as u16),
+            "API server port; Kubernetes sets it in every pod (in-cluster mode)";
+        serviceaccount_dir: PathBuf = "KUBERNETES_SERVICEACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", |_, s| Ok(PathBuf::from(s)),
+            "Folder with the in-cluster token and ca.crt";
+        node_poll_interval: Duration = "NODE_POLL_INTERVAL_SECONDS", "5", |e, s| parse::seconds(e, s, 1, 3600),
+            "GET interval when RBAC forbids list/watch on nodes (fallback mode)";
+        /// `None` = keep serving the last known state however old it is
+        node_state_max_staleness: Option<Duration> = "NODE_STATE_MAX_STALENESS_SECONDS", "0", |e, s| Ok(Some(parse::seconds(e, s, 0, 86_400)?).filter(|d| !d.is_zero())),
+            "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it";
+        node_watch_idle_timeout: Duration = "NODE_WATCH_IDLE_TIMEOUT_SECONDS", "150", |e, s| parse::seconds(e, s, 1, 3600),
+            "A node watch silent this long (no event, no bookmark) is replaced; 2.5x the ~60 s bookmark period";
+        node_api_timeout: Duration = "NODE_API_TIMEOUT_MS", "10000", |e, s| parse::millis(e, s, 100, 600_000),
+            "Deadline of one list/get request to the API server";
+        /// `None` = default rule (any non-Ready condition that is True is bad)
+        custom_conditions: Option<Vec<ConditionRule>> = "CUSTOM_CONDITIONS", "", |e, s| parse_condition_rules(s).map_err(|why| bad(e, s, &why)),
+            "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad";
+        node_eligible_ignore_cordon: bool = "NODE_ELIGIBLE_IGNORE_CORDON", "false", parse::bool,
+            "node_eligible passes on a cordoned (spec.unschedulable) node";
+        // --- host checks (filesystem_ro, disk_pressure, network)
+        host_root: PathBuf = "HOST_ROOT", "/", parse::abs_path,
+            "Where the host's / is mounted (container: /host/root); host paths are read below it";
+        host_proc: PathBuf = "HOST_PROC", "/proc", parse::abs_path,
+            "Where the host's /proc is mounted (container: /host/proc, with hostPID)";
+        filesystem_ro_paths: Vec<PathBuf> = "FILESYSTEM_RO_PATHS", "/var,/var/lib/kubelet,/var/lib/containers,/var/lib/containerd,/var/log,/etc", parse::abs_paths,
+            "Host paths filesystem_ro requires writable (absent paths are skipped)";
+        disk_pressure_paths: Vec<PathBuf> = "DISK_PRESSURE_PATHS", "/,/var,/var/lib/kubelet,/var/lib/containerd,/var/lib/containers", parse::abs_paths,
+            "Host paths disk_pressure judges (absent paths skipped, each filesystem once)";
+        min_free_percent: f64 = "MIN_FREE_PERCENT", "10", parse::percent,
+            "disk_pressure fails below this percentage of free space (f_bavail)";
+        min_free_inodes_percent: f64 = "MIN_FREE_INODES_PERCENT", "5", parse::percent,
+            "disk_pressure fails below this percentage of free inodes (f_favail)";
+        network_dns_name: Option<String> = "NETWORK_DNS_NAME", "", parse::dns_name,
+            "Name that must resolve to an A/AAAA record; empty = ask the root NS (any answer)";
+        network_dns_timeout: Duration = "NETWORK_DNS_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
+            "Wait for a DNS answer (the next nameserver is tried halfway)";
+        network_gateways: Gateways = "NETWORK_GATEWAYS", "", parse::gateways,
+            "Gateways to ping (ip,ip; fe80::1%eth0); empty = default routes; none = skip";
+        network_ping_timeout: Duration = "NETWORK_PING_TIMEOUT_MS", "500", |e, s| parse::millis(e, s, 1, 60_000),
+            "Wait for an ICMP echo reply from each gateway (echo resent meanwhile)";
+        // --- container runtime
+        container_runtime_endpoint: Option<PathBuf> = "CONTAINER_RUNTIME_ENDPOINT", "", parse::cri_endpoint,
+            "CRI socket (unix:///run/containerd/containerd.sock or a path), taken as given; empty = first existing of containerd, CRI-O, cri-dockerd defaults under HOST_ROOT";
+        container_runtime_require_network: bool = "CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", parse::bool,
+            "container_runtime also requires the CRI NetworkReady condition";
+        // --- operations (metrics, agent-check, TLS)
+        agent_port: Option<u16> = "AGENT_PORT", "", |e, s| parse::optional(e, s, |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16)),
+            "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)";
+        /// empty until `from_raw` fills in the default (DEFAULT_CHECKS + node_eligible)
+        agent_checks: Vec<CheckId> = "AGENT_CHECKS", "", |e, s| parse::optional(e, s, parse::check_names).map(Option::unwrap_or_default),
+            "Checks behind the agent-check answer (comma-separated; unset = DEFAULT_CHECKS + node_eligible)";
+        tls_cert_file: Option<PathBuf> = "TLS_CERT_FILE", "", parse::opt_path,
+            "PEM certificate chain: serve /health over HTTPS (re-read when the file changes)";
+        tls_key_file: Option<PathBuf> = "TLS_KEY_FILE", "", parse::opt_path,
+            "PEM private key of TLS_CERT_FILE (required with it)";
+        tls_client_ca_file: Option<PathBuf> = "TLS_CLIENT_CA_FILE", "", parse::opt_path,
+            "PEM CA bundle: with TLS, require a client certificate signed by it";
     }
 }
 
