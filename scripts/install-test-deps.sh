@@ -6,11 +6,11 @@ set -eu
 
 # gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user: the aarch64
 # static binary (scripts/static-build) run under emulation (tests/arm64.rs).
-# haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
+# haproxy: tests/haproxy.rs, tests/lb_examples.rs and scripts/lb-reaction;
 # prometheus: `promtool check metrics` (tests/metrics.rs), `promtool test
 # rules` and the server scraping the service (tests/monitoring.rs).
 # buildah, keepalived, musl-tools, mount, systemd:
-# tests/packaging.rs (image, keepalived example, static build, chroot,
+# tests/{image,lb_examples,static_binary,systemd}.rs (image, keepalived example, static build, chroot,
 # systemd-analyze verify). chromium: tests/status_browser.rs loads the status
 # page in headless Chromium (and scripts/status-screenshot); tmux:
 # tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:

@@ -165,11 +165,16 @@ fn version_of_tarball_build(env: &[(&str, &str)]) -> String {
     let src = base.join("tree");
     let _ = std::fs::remove_dir_all(&src);
     std::fs::create_dir_all(&src).unwrap();
-    for file in ["Cargo.toml", "Cargo.lock", "build.rs"] {
-        std::fs::copy(Path::new(ROOT).join(file), src.join(file)).unwrap();
+    // The tree as a tarball holds it: everything but .git and build output
+    // (the fuzz crate, with its own target folder, is not part of the build).
+    for entry in std::fs::read_dir(ROOT).unwrap().map(|e| e.unwrap().path()) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if [".git", "target", "fuzz"].contains(&name.as_str()) {
+            continue;
+        }
+        let (ok, said) = output(Command::new("cp").arg("-r").arg(&entry).arg(&src));
+        assert!(ok, "{said}");
     }
-    let (ok, said) = output(Command::new("cp").arg("-r").arg(Path::new(ROOT).join("src")).arg(&src));
-    assert!(ok, "{said}");
     let mut build = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build
         .current_dir(&src)
