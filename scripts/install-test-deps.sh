@@ -8,10 +8,15 @@ set -eu
 # prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
 # is never started. buildah, keepalived, musl-tools, mount, systemd:
 # tests/packaging.rs (image, keepalived example, static build, chroot,
-# systemd-analyze verify).
+# systemd-analyze verify). containernetworking-plugins, openssl: the real
+# cluster of scripts/cluster (loopback CNI plugin; its certificates), which
+# also uses containerd and buildah (pause image) and builds Kubernetes with
+# the Go toolchain at /usr/local/go (not a Debian package: it must be there).
 PACKAGES="
 buildah
 containerd
+containernetworking-plugins
+openssl
 dnsmasq-base
 haproxy
 iproute2
