@@ -354,24 +354,6 @@ fn import_image(c: &Cluster, tags: &[&str]) {
     }
 }
 
-/// The pods of the DaemonSet run the shipped manifest unchanged but for the
-/// API endpoint: this cluster has no kube-proxy, so the `kubernetes`
-/// Service's ClusterIP leads nowhere; the README tells users without a
-/// working ClusterIP path to set these two variables the same way.
-fn point_at_api(c: &Cluster) {
-    let api = c.str("api").trim_start_matches("https://").to_string();
-    let (host, port) = api.rsplit_once(':').unwrap();
-    c.kubectl(&[
-        "-n",
-        NS,
-        "set",
-        "env",
-        "daemonset/harmony-node-readiness-endpoint",
-        &format!("KUBERNETES_SERVICE_HOST={host}"),
-        &format!("KUBERNETES_SERVICE_PORT={port}"),
-    ]);
-}
-
 fn rollout(c: &Cluster) {
     c.kubectl(&["-n", NS, "rollout", "status", "daemonset/harmony-node-readiness-endpoint", "--timeout=180s"]);
 }
@@ -403,7 +385,6 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     // kubectl apply -k deploy/
     let skip = c.audit_lines();
     c.kubectl(&["apply", "-k", repo().join("deploy").to_str().unwrap()]);
-    point_at_api(c);
     rollout(c);
     let (status, body) = wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
     assert_eq!(status, 200, "{body}");
@@ -447,7 +428,6 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     for f in ["namespace.yaml", "rbac.yaml", "daemonset.yaml"] {
         c.kubectl(&["apply", "-f", repo().join("deploy").join(f).to_str().unwrap()]);
     }
-    point_at_api(c);
     rollout(c);
     wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
     assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");

@@ -30,7 +30,7 @@ done
 # A shim whose task could not be deleted: found by the socket address on its
 # command line (only this cluster's), stopped by pid.
 for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "-address $sock "; then
         kill -KILL "${p#/proc/}" 2>/dev/null
     fi
 done

@@ -12,11 +12,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$1
 node=${CLUSTER_NODE:-hnre-node}
 grace=${NODE_MONITOR_GRACE_PERIOD:-20s}
-# The `kubernetes` Service gets the first address of the service range. A
-# loopback range keeps every packet a pod sends to it on this machine.
-service_cidr=127.0.100.0/24
+# There is no kube-proxy. The `kubernetes` Service gets the first address of
+# the service range and port 443: with the range 127.0.0.0/24 and the API
+# server on 127.0.0.1:443, a pod's in-cluster config (KUBERNETES_SERVICE_HOST
+# and _PORT) reaches the API server itself, so the shipped manifests run
+# unchanged, and no packet leaves loopback. (The API server then logs that
+# the `kubernetes` Endpoints may not be a loopback address; harmless.)
+service_cidr=127.0.0.0/24
 api_host=127.0.0.1
-api_port=6443
+api_port=443
 etcd_port=12379
 etcd_peer_port=12380
 
@@ -93,7 +97,7 @@ cert() { # NAME SUBJECT [SAN]
         -days 30 -extfile "$ext" -out "$pki/$name.crt"
 }
 cert apiserver "/CN=kube-apiserver" \
-    "IP:127.0.0.1,IP:127.0.100.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert admin "/O=system:masters/CN=hnre-admin"
 cert kubelet-server "/CN=$node" "IP:127.0.0.1,DNS:$node,DNS:localhost"
 ossl genrsa -out "$pki/sa.key" 2048
