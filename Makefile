@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --bin $(BIN)
 
 run:
-	NODE_NAME=$${NODE_NAME:-$$(hostname)} $(CARGO) run --release --bin $(BIN)
+	$(CARGO) run --release --bin $(BIN)
 
 # Installs what the end-to-end tests talk to (as root on Debian/Ubuntu; a
 # one-line note elsewhere), then runs every test. E2E_REQUIRED=1 (set by

@@ -14,7 +14,8 @@ use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
-use crate::{agent, log, report, sys, tls};
+use crate::server::{agent, report, tls};
+use crate::{log, sys};
 
 /// After SIGTERM, in-flight requests get this long to finish (the process
 /// must be gone within 2 s).
@@ -137,8 +138,10 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     })?;
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     log::info(&format!(
-        "harmony-node-readiness-endpoint {} listening on {local}; effective config: {}",
+        "harmony-node-readiness-endpoint {} listening on {local}; node {} (from {}); effective config: {}",
         env!("CARGO_PKG_VERSION"),
+        config.node_name,
+        config.node_name_source,
         raw.summary()
     ));
     let limits = Limits {

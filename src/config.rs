@@ -28,7 +28,11 @@ const fn knob(env: &'static str, default: &'static str, help: &'static str) -> K
 /// Every knob, in `--help` order. Sections per subsystem keep edits apart.
 pub const KNOBS: &[Knob] = &[
     // --- service core
-    knob("NODE_NAME", "", "Name of this Kubernetes Node (required; DaemonSet: fieldRef spec.nodeName)"),
+    knob(
+        "NODE_NAME",
+        "",
+        "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)",
+    ),
     knob("LISTEN_ADDRESS", "", "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off"),
     knob("LISTEN_PORT", "25001", "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)"),
     knob("DEFAULT_CHECKS", "node_ready", "Checks a bare GET /health runs (comma-separated)"),
@@ -56,7 +60,7 @@ pub const KNOBS: &[Knob] = &[
     knob(
         "NODE_STATE_MAX_STALENESS_SECONDS",
         "0",
-        "Fail API checks when the API has not answered for this long (0 = keep the last known state)",
+        "API checks report unknown when the API has not answered for this long (0 = keep the last known state); a quiet watch is confirmed with a cheap list after half of it",
     ),
     knob(
         "NODE_WATCH_IDLE_TIMEOUT_SECONDS",
@@ -132,22 +136,90 @@ fn bad(env: &str, value: &str, allowed: &str) -> ConfigError {
 /// Effective string value of every knob: default, then environment, then flag.
 pub struct Raw {
     values: HashMap<&'static str, String>,
+    /// Knobs set by a `--flag` (the others come from the environment or the default).
+    from_flag: Vec<&'static str>,
+    /// The kernel hostname, NODE_NAME's fallback (read once, in [`Raw::new`]).
+    hostname: Option<String>,
+}
+
+/// Where the node name came from, for the start line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NodeNameSource {
+    Env,
+    Flag,
+    /// NODE_NAME empty or unset: the hostname, lowercased (the kubelet's default).
+    Hostname,
+}
+
+impl fmt::Display for NodeNameSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeNameSource::Env => "env NODE_NAME",
+            NodeNameSource::Flag => "flag --node-name",
+            NodeNameSource::Hostname => "hostname",
+        })
+    }
+}
+
+/// The hostname as the kubelet reads it (Go's `os.Hostname` on Linux reads
+/// this file first): the UTS namespace's name, so with `hostNetwork` the node's.
+pub fn kernel_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 impl Raw {
     /// Builds the raw values from an environment lookup and `--flag` arguments.
     pub fn new(env: impl Fn(&str) -> Option<String>, flags: &[(String, String)]) -> Result<Raw, ConfigError> {
+        Raw::with_hostname(env, flags, kernel_hostname())
+    }
+
+    /// [`Raw::new`] with the hostname given (tests).
+    pub fn with_hostname(
+        env: impl Fn(&str) -> Option<String>,
+        flags: &[(String, String)],
+        hostname: Option<String>,
+    ) -> Result<Raw, ConfigError> {
         let mut values = HashMap::new();
         for k in KNOBS {
             let v = env(k.env).unwrap_or_else(|| k.default.to_string());
             values.insert(k.env, v);
         }
+        let mut from_flag = Vec::new();
         for (flag, value) in flags {
             let knob =
                 knob_for_flag(flag).ok_or_else(|| ConfigError(format!("unknown option --{flag} (see --help)")))?;
             values.insert(knob.env, value.clone());
+            from_flag.push(knob.env);
         }
-        Ok(Raw { values })
+        Ok(Raw { values, from_flag, hostname })
+    }
+
+    /// NODE_NAME as given, else the hostname, lowercased both ways (the
+    /// kubelet names its Node after the lowercased hostname, so
+    /// `NODE_NAME=$(hostname)` must work on a host called `Worker-1` too).
+    fn node_name(&self) -> Result<(String, NodeNameSource), ConfigError> {
+        let given = self.str("NODE_NAME");
+        if !given.is_empty() {
+            let source = if self.from_flag.contains(&"NODE_NAME") { NodeNameSource::Flag } else { NodeNameSource::Env };
+            let name = given.to_ascii_lowercase();
+            validate_node_name(&name)?;
+            return Ok((name, source));
+        }
+        let Some(host) = &self.hostname else {
+            return Err(ConfigError(
+                "NODE_NAME is not set and the hostname cannot be read: set NODE_NAME to this node's name \
+                 (DaemonSet: fieldRef spec.nodeName)"
+                    .into(),
+            ));
+        };
+        let name = host.to_ascii_lowercase();
+        validate_node_name(&name).map_err(|_| {
+            ConfigError(format!(
+                "NODE_NAME is not set and the hostname {host:?} is not a valid Node name: set NODE_NAME \
+                 (a lowercase DNS name, as the kubelet's --hostname-override)"
+            ))
+        })?;
+        Ok((name, NodeNameSource::Hostname))
     }
 
     /// The effective string (trimmed) of a knob.
@@ -283,7 +355,7 @@ fn parse_gateways(s: &str) -> Result<Gateways, ConfigError> {
     }
     let mut out = Vec::new();
     for item in split_list(s) {
-        let gw = crate::gateways::Gateway::parse(&item).ok_or_else(|| {
+        let gw = crate::host::gateways::Gateway::parse(&item).ok_or_else(|| {
             bad(ENV, &item, "expected none or comma-separated IP addresses (fe80::1%eth0 for link-local)")
         })?;
         if gw.is_link_local() && gw.dev.is_none() {
@@ -320,6 +392,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub node_name: String,
+    pub node_name_source: NodeNameSource,
     pub listen_address: Option<IpAddr>,
     pub listen_port: u16,
     pub default_checks: Vec<&'static str>,
@@ -380,15 +453,12 @@ pub enum Gateways {
     /// `NETWORK_GATEWAYS=none`: DNS only.
     Skip,
     /// An explicit list; IPv6 link-local addresses carry their interface.
-    List(Vec<crate::gateways::Gateway>),
+    List(Vec<crate::host::gateways::Gateway>),
 }
 
 impl Config {
     pub fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
-        // The kubelet names its Node after the lowercased hostname, so
-        // `NODE_NAME=$(hostname)` must work on a host called `Worker-1` too.
-        let node_name = raw.str("NODE_NAME").to_ascii_lowercase();
-        validate_node_name(&node_name)?;
+        let (node_name, node_name_source) = raw.node_name()?;
         let listen_address = match raw.str("LISTEN_ADDRESS") {
             "" => None,
             s => Some(
@@ -420,6 +490,7 @@ impl Config {
         };
         Ok(Config {
             node_name,
+            node_name_source,
             listen_address,
             listen_port,
             default_checks,
@@ -440,7 +511,7 @@ impl Config {
             node_poll_interval: raw.seconds("NODE_POLL_INTERVAL_SECONDS", 1, 3600)?,
             node_state_max_staleness: Some(raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?)
                 .filter(|d| !d.is_zero()),
-            node_watch_idle_timeout: watch_idle_timeout(raw)?,
+            node_watch_idle_timeout: raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?,
             node_api_timeout: raw.millis("NODE_API_TIMEOUT_MS", 100, 600_000)?,
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
@@ -494,25 +565,11 @@ fn tls_files(raw: &Raw) -> Result<Option<TlsFiles>, ConfigError> {
     }
 }
 
-/// A silent watch is only found dead after the idle timeout, and until then
-/// the state counts as current: with a staleness limit, the idle timeout is
-/// capped to it, or the limit could not be honoured.
-fn watch_idle_timeout(raw: &Raw) -> Result<Duration, ConfigError> {
-    let idle = raw.seconds("NODE_WATCH_IDLE_TIMEOUT_SECONDS", 1, 3600)?;
-    let staleness = raw.seconds("NODE_STATE_MAX_STALENESS_SECONDS", 0, 86_400)?;
-    Ok(if staleness.is_zero() { idle } else { idle.min(staleness) })
-}
-
 /// Kubernetes object names are DNS subdomains; anything else cannot be a Node
 /// (and must never be pasted into an API URL).
 fn validate_node_name(name: &str) -> Result<(), ConfigError> {
-    if name.is_empty() {
-        return Err(ConfigError(
-            "NODE_NAME is not set: set it to this node's name (DaemonSet: fieldRef spec.nodeName; host: $(hostname))"
-                .into(),
-        ));
-    }
-    let ok = name.len() <= 253
+    let ok = !name.is_empty()
+        && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
                 && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -665,7 +722,7 @@ mod tests {
 
     fn raw(pairs: &[(&str, &str)]) -> Raw {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Raw::new(|k| map.get(k).cloned(), &[]).unwrap()
+        Raw::with_hostname(|k| map.get(k).cloned(), &[], None).unwrap()
     }
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -683,12 +740,10 @@ mod tests {
         assert_eq!(c.node_poll_interval, Duration::from_secs(5));
         assert_eq!(c.node_state_max_staleness, None);
         assert_eq!(c.node_watch_idle_timeout, Duration::from_secs(150));
-        let capped = config(&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "60")]).unwrap();
-        assert_eq!(
-            capped.node_watch_idle_timeout,
-            Duration::from_secs(60),
-            "idle timeout capped to the staleness limit"
-        );
+        // A staleness limit does not shorten the watch's idle timeout: a quiet
+        // watch is confirmed by a request instead of being torn down.
+        let limited = config(&[("NODE_NAME", "n1"), ("NODE_STATE_MAX_STALENESS_SECONDS", "2")]).unwrap();
+        assert_eq!(limited.node_watch_idle_timeout, Duration::from_secs(150));
         assert_eq!(c.custom_conditions, None);
         assert!(!c.node_eligible_ignore_cordon);
         assert_eq!(c.serviceaccount_dir, PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"));
@@ -752,6 +807,24 @@ mod tests {
     #[test]
     fn node_name_is_lowercased_like_the_kubelet_does() {
         assert_eq!(config(&[("NODE_NAME", "Worker-1.Example")]).unwrap().node_name, "worker-1.example");
+    }
+
+    #[test]
+    fn node_name_defaults_to_the_lowercased_hostname_and_says_where_it_came_from() {
+        let host = |env: &[(&str, &str)], flags: &[(&str, &str)], hostname: Option<&str>| {
+            let map: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let flags: Vec<(String, String)> = flags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let raw = Raw::with_hostname(|k| map.get(k).cloned(), &flags, hostname.map(String::from)).unwrap();
+            Config::from_raw(&raw).map(|c| (c.node_name, c.node_name_source.to_string()))
+        };
+        assert_eq!(host(&[], &[], Some("Worker-7")), Ok(("worker-7".into(), "hostname".into())));
+        assert_eq!(host(&[("NODE_NAME", " ")], &[], Some("w8.lan")), Ok(("w8.lan".into(), "hostname".into())));
+        assert_eq!(host(&[("NODE_NAME", "n1")], &[], Some("w")), Ok(("n1".into(), "env NODE_NAME".into())));
+        let flag = host(&[("NODE_NAME", "n1")], &[("node-name", "N2")], Some("w"));
+        assert_eq!(flag, Ok(("n2".into(), "flag --node-name".into())));
+        let bad = host(&[], &[], Some("my_host")).unwrap_err().0;
+        assert!(bad.contains("NODE_NAME") && bad.contains("\"my_host\""), "{bad}");
+        assert!(host(&[], &[], None).unwrap_err().0.contains("NODE_NAME"));
     }
 
     #[test]

@@ -1,32 +1,8 @@
-//! harmony-node-readiness-endpoint: answers `GET /health` on every node with
-//! 200 (send traffic here) or 503 (take me out of the pool).
+//! The binary: runs the service (or a subcommand) and maps an error to its
+//! exit code. Everything else lives in the library (`src/lib.rs`).
 #![deny(unsafe_code)]
 
-mod agent;
-mod app;
-mod checks;
-mod config;
-mod cri;
-mod dns;
-mod gateways;
-mod host;
-mod http;
-mod icmp;
-mod kube;
-mod log;
-mod metrics;
-mod mountinfo;
-mod report;
-mod resolv_conf;
-mod routes;
-mod runner;
-mod sd_notify;
-mod server;
-mod sys;
-#[cfg(test)]
-mod testutil;
-mod timefmt;
-mod tls;
+use harmony_node_readiness_endpoint::app;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -392,10 +392,11 @@ fn garbage_cases() -> Vec<(String, Vec<u8>)> {
     cases
 }
 
-/// Status classes a garbage request may get: a 4xx, or 501 for a chunked
-/// request body (which we refuse by design) — or no answer at all (close).
-fn acceptable(status: u16, name: &str) -> bool {
-    (400..500).contains(&status) || (status == 501 && name == "chunked body")
+/// Status classes a garbage request may get: a 4xx — never a 5xx, which
+/// some monitors log as "node down" (the chunked POST is parsed and gets
+/// its 405) — or no answer at all (close).
+fn acceptable(status: u16) -> bool {
+    (400..500).contains(&status)
 }
 
 #[test]
@@ -409,7 +410,7 @@ fn garbage_gets_a_4xx_or_a_close_and_the_next_probe_is_served() {
         let (bytes, was_reset) = send_raw("127.0.0.2", svc.addr, &payload);
         match Response::parse(&bytes) {
             Some((r, _)) => {
-                assert!(acceptable(r.status, &name), "{name}: answered {} {}", r.status, r.body);
+                assert!(acceptable(r.status), "{name}: answered {} {}", r.status, r.body);
                 answered += 1;
             }
             None => {
@@ -496,31 +497,39 @@ fn a_pipelined_flood_past_the_request_limit_gets_exactly_1000_answers() {
 fn a_body_trickled_byte_by_byte_does_not_hold_the_connection_forever() {
     // The head deadline (5 s) must also bound the body: a client sending one
     // body byte every second (each read well under a per-read timeout) is
-    // cut off long before its declared 60 bytes have arrived.
+    // cut off long before its declared 60 bytes (or endless valid chunks)
+    // have arrived.
     let kubelet = kubelet_ok();
     let svc = service(&kubelet, &[]);
-    let mut s = connect_from("127.0.0.2", svc.addr).unwrap();
-    s.write_all(b"POST /health HTTP/1.1\r\nContent-Length: 60\r\n\r\n").unwrap();
-    s.set_nonblocking(true).unwrap();
-    let mut cut_off = false;
-    for _ in 0..60 {
-        let mut b = [0u8; 256];
-        match s.read(&mut b) {
-            Ok(_) => {
-                cut_off = true; // EOF or an error answer: the service gave up on us
-                break;
+    let framings: [(&[u8], &[u8]); 2] = [
+        (b"POST /health HTTP/1.1\r\nContent-Length: 60\r\n\r\n", b"x"),
+        (b"POST /health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"1;e\r\nx\r\n"),
+    ];
+    for (head, body) in framings {
+        let mut s = connect_from("127.0.0.2", svc.addr).unwrap();
+        s.write_all(head).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let mut cut_off = false;
+        for i in 0..60 {
+            let mut b = [0u8; 256];
+            match s.read(&mut b) {
+                Ok(_) => {
+                    cut_off = true; // EOF or an error answer: the service gave up on us
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    cut_off = true;
+                    break;
+                }
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => {
+            if s.write_all(&body[i % body.len()..][..1]).is_err() {
                 cut_off = true;
                 break;
             }
+            std::thread::sleep(Duration::from_secs(1)); // pacing of the attack
         }
-        if s.write_all(b"x").is_err() {
-            cut_off = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1)); // pacing of the attack
+        let what = String::from_utf8_lossy(head);
+        assert!(cut_off, "the service waited for a body trickled over 60 s: {what}");
     }
-    assert!(cut_off, "the service waited for a 60-byte body trickled over 60 s");
 }

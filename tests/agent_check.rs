@@ -137,3 +137,74 @@ fn cordon_drains_and_node_not_ready_is_down() {
     api.cordon("n1", false);
     until("up ready\n");
 }
+
+/// `AGENT_CHECKS=kubelet,node_eligible`: `up drain` means cordoned (or being
+/// deleted, or excluded), never "could not tell" — an API that was never
+/// reached, no credentials, or a state gone stale are `down #node_eligible`.
+#[test]
+fn node_eligible_drains_only_when_the_api_says_so() {
+    use support::fake_apiserver::{FakeApiServer, Fault};
+    use support::kube_env::{Creds, as_env, env_for};
+    let kubelet = FakeHttp::start(Mode::Answer(200, "ok".into()));
+    let k = kubelet.url("/healthz");
+    let agent_env = |extra: &[(&str, &str)]| {
+        let env: Vec<(String, String)> = [
+            ("KUBELET_HEALTHZ_URL", k.as_str()),
+            ("AGENT_PORT", "0"),
+            ("AGENT_CHECKS", "kubelet,node_eligible"),
+            ("CHECK_MIN_INTERVAL_MS", "0"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        env
+    };
+    let down_unknown = |svc: &Service, what: &str| {
+        let line = wait_for(what, Duration::from_secs(15), || {
+            let line = ask(agent_addr(svc), b"");
+            line.starts_with("down #node_eligible: ").then_some(line)
+        });
+        // The same reason on /health, passed:false, counted as `unknown`.
+        let h = svc.get("/health?check=node_eligible");
+        assert_eq!(h.status, 503);
+        let why = h.reason("node_eligible").unwrap();
+        assert!(line.contains(&why.replace(',', ";")[..20]), "{line:?} vs {why:?}");
+        let runs = |outcome: &str| {
+            let series = format!("node_readiness_check_runs_total{{check=\"node_eligible\",outcome=\"{outcome}\"}} ");
+            let body = svc.get("/metrics").body;
+            body.lines().find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok()).unwrap_or(0)
+        };
+        let (unknown, fail) = (runs("unknown"), runs("fail"));
+        assert_eq!(svc.get("/health?check=node_eligible").status, 503);
+        assert_eq!((runs("unknown"), runs("fail")), (unknown + 1, fail), "one more run, counted as unknown");
+        line
+    };
+
+    // No credentials at all.
+    let svc = Service::start(&as_env(&agent_env(&[])));
+    let line = down_unknown(&svc, "down without credentials");
+    assert!(line.contains("no Kubernetes credentials"), "{line:?}");
+    drop(svc);
+
+    // An API server never reached since start.
+    let mut api = FakeApiServer::start();
+    api.add_node("n1");
+    api.set_fault(Some(Fault::Status(500)));
+    let mut env = env_for(&api, "n1", Creds::KubeconfigTokenFile);
+    env.extend(agent_env(&[("NODE_STATE_MAX_STALENESS_SECONDS", "2"), ("NODE_API_TIMEOUT_MS", "1000")]));
+    let svc = Service::start(&as_env(&env));
+    let line = down_unknown(&svc, "down while the API was never reached");
+    assert!(line.contains("node state unknown"), "{line:?}");
+
+    // Reached: ready; cordoned: drain (the one definite "not eligible").
+    api.set_fault(None);
+    wait_for("up ready", Duration::from_secs(45), || (ask(agent_addr(&svc), b"") == "up ready\n").then_some(()));
+    api.cordon("n1", true);
+    wait_for("up drain", Duration::from_secs(10), || (ask(agent_addr(&svc), b"") == "up drain\n").then_some(()));
+
+    // Still cordoned as last seen, but the API is gone for longer than the limit: down, not drain.
+    api.kill();
+    let line = down_unknown(&svc, "down once the state is stale");
+    assert!(line.contains("node state stale"), "{line:?}");
+}

@@ -3,6 +3,9 @@
 //! `BENCH key=value` lines they print):
 //!   - API requests per hour per node in steady state, next to what one GET
 //!     per probe would cost at the same probe rate;
+//!   - the cost of confirming a quiet watch alive under a staleness limit
+//!     (NODE_STATE_MAX_STALENESS_SECONDS=30, bookmarks every 60 s as
+//!     kube-apiserver sends them);
 //!   - idle RSS and threads with the watch open;
 //!   - time from process start to the first 200 with the API reachable.
 mod support;
@@ -93,6 +96,48 @@ fn bench_api_cost_and_idle() {
         per_cycle as f64 * 3600.0 / mean_timeout + in_window as f64 * 3600.0 / elapsed,
         per_cycle as f64 * 3600.0 / min_timeout + in_window as f64 * 3600.0 / elapsed,
         probe_rate * 3600,
+    );
+}
+
+/// Requests per hour per node with a staleness limit: a Node that does not
+/// change, the fake's bookmarks every 60 s (kube-apiserver's period), over
+/// `BENCH_CONFIRM_WINDOW_SECONDS` (120 s = two bookmark periods), plus one
+/// watch cycle. Without a limit no confirmation is ever sent (the
+/// steady-state window of `bench_api_cost_and_idle` shows it).
+#[test]
+#[ignore = "benchmark: run scripts/bench"]
+fn bench_api_cost_of_confirming_a_quiet_watch() {
+    let limit = env_secs("BENCH_CONFIRM_LIMIT_SECONDS", 30);
+    let window = env_secs("BENCH_CONFIRM_WINDOW_SECONDS", 120);
+    let api = FakeApiServer::start();
+    api.add_node(NODE);
+    let mut env = env_for(&api, NODE, Creds::KubeconfigTokenFile);
+    env.push(("NODE_STATE_MAX_STALENESS_SECONDS".into(), limit.to_string()));
+    let svc = Service::start(&as_env(&env));
+    support::wait_for("the watch to open", Duration::from_secs(20), || (api.open_watches() >= 1).then_some(()));
+    api.reset_counts();
+    let started = Instant::now();
+    let mut not_200 = 0;
+    while started.elapsed() < Duration::from_secs(window) {
+        not_200 += u32::from(svc.get("/health").status != 200);
+        std::thread::sleep(Duration::from_millis(500)); // probe pacing
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let confirmations = api.count(Verb::List);
+    let in_window = total_requests(&api);
+    assert_eq!(api.count(Verb::Watch), 0, "the quiet watch stays open: {:?}", api.requests());
+    api.reset_counts();
+    api.end_watches();
+    support::wait_for("the watch to be re-opened", Duration::from_secs(20), || {
+        (api.count(Verb::Watch) >= 1 && api.open_watches() >= 1).then_some(())
+    });
+    let per_cycle = api.count(Verb::Watch);
+    let per_hour = in_window as f64 * 3600.0 / elapsed;
+    println!(
+        "BENCH confirm_limit_s={limit} confirm_window_s={elapsed:.0} confirm_requests={confirmations} \
+         confirm_not_200={not_200} confirm_per_hour={:.0} confirm_total_per_hour_mean={:.0}",
+        confirmations as f64 * 3600.0 / elapsed,
+        per_hour + per_cycle as f64 * 3600.0 / 450.0,
     );
 }
 

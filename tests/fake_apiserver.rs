@@ -209,6 +209,7 @@ fn watch_from_a_compacted_resource_version_gets_an_error_410_event_then_ends() {
 
 #[test]
 fn bookmarks_come_at_the_period_only_when_allowed_and_carry_only_a_resource_version() {
+    // A 100 ms period: the test observes several bookmarks, not one a minute.
     let api = FakeApiServer::builder().bookmark_period(Duration::from_millis(100)).start();
     api.add_node("n1");
     let rv = api.resource_version();
@@ -269,6 +270,7 @@ fn dropped_watches_end_abruptly_without_the_last_chunk() {
 
 #[test]
 fn stalled_watches_send_nothing_while_new_watches_work() {
+    // Bookmarks every 50 ms so that silence on the watch is the stall, not the period.
     let api = FakeApiServer::builder().bookmark_period(Duration::from_millis(50)).start();
     api.add_node("n1");
     let rv = api.resource_version();
@@ -294,6 +296,53 @@ fn stalled_watches_send_nothing_while_new_watches_work() {
     api.set_ready("n1", "False", "KubeletNotReady", "x");
     let mut fresh = watch(&api, &format!("resourceVersion={rv}"));
     assert_eq!(ev_type(&fresh.event().unwrap().unwrap()), "MODIFIED");
+}
+
+#[test]
+fn a_frozen_server_holds_every_connection_silent_until_thawed() {
+    // Bookmarks every 50 ms so that silence on the open watch is the freeze, not the period.
+    let api = FakeApiServer::builder().bookmark_period(Duration::from_millis(50)).start();
+    api.add_node("n1");
+    let q = format!("/api/v1/nodes?watch=1&resourceVersion={}&allowWatchBookmarks=true", api.resource_version());
+    let mut w = RawClient::connect_with(&api, None, Duration::from_millis(400)).unwrap();
+    w.get(&q, &[("Authorization", &auth(&api))]).unwrap();
+    assert_eq!(w.head().unwrap().code, 200);
+    let mut kept = RawClient::connect_with(&api, None, Duration::from_millis(400)).unwrap();
+    assert_eq!(kept.get_json("/api/v1/nodes/n1", &[("Authorization", &auth(&api))]).unwrap().0.code, 200);
+    api.freeze();
+    let silent = |e: std::io::Error| matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
+    // The open watch drains what was in flight, then says nothing.
+    let mut went_silent = false;
+    for _ in 0..20 {
+        if let Err(e) = w.chunk() {
+            assert!(silent(e));
+            went_silent = true;
+            break;
+        }
+    }
+    assert!(went_silent, "a frozen server's watch goes silent");
+    // A new connection is accepted (TCP) but gets no TLS handshake.
+    let err = RawClient::connect_with(&api, None, Duration::from_millis(400)).err().expect("no handshake while frozen");
+    assert!(silent(err));
+    // A kept-alive connection's next request gets no answer.
+    kept.get("/api/v1/nodes/n1", &[("Authorization", &auth(&api))]).unwrap();
+    assert!(silent(kept.head().unwrap_err()));
+    api.thaw();
+    // Everything resumes where it stopped: the pending request is answered, the watch goes on.
+    let mut answered = None;
+    for _ in 0..25 {
+        match kept.head() {
+            Ok(h) => {
+                answered = Some(h.code);
+                break;
+            }
+            Err(e) => assert!(silent(e)),
+        }
+    }
+    assert_eq!(answered, Some(200));
+    let bookmark =
+        support::wait_for("a line on the thawed watch", Duration::from_secs(10), || w.event().ok().flatten());
+    assert_eq!(ev_type(&bookmark), "BOOKMARK");
 }
 
 #[test]

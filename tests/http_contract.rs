@@ -142,6 +142,58 @@ fn check_selection_percent_encoding_duplicates_unknown_and_empty() {
     assert_eq!(svc.get("/health?check=%E0%A4%A").status, 400);
 }
 
+/// Every response in `bytes` (a connection's whole output), in order.
+fn responses(mut bytes: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some((r, n)) = Response::parse(bytes) {
+        out.push(r);
+        bytes = &bytes[n..];
+    }
+    out
+}
+
+#[test]
+fn chunked_request_bodies_are_read_and_discarded_under_the_content_length_limits() {
+    let (kubelet, router) = (FakeHttp::start(ok()), FakeHttp::start(ok()));
+    let svc = service_with(&kubelet, &router, &[]);
+    let head = "GET /health?check=kubelet HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let next = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Valid bodies, extensions and trailers included: answered, and the
+    // request pipelined after the body is served on the same connection.
+    let valid = [
+        "5\r\nhello\r\n0\r\n\r\n".to_string(),
+        "5;name=value;flag\r\nhello\r\n6 ; q=\"a;b\"\r\n world\r\n0;end\r\n\r\n".to_string(),
+        "3\r\nabc\r\n0\r\nX-Checksum: 1234\r\nX-Other: y\r\n\r\n".to_string(),
+        format!("4000\r\n{}\r\n0\r\n\r\n", "z".repeat(16 * 1024)), // exactly 16 KiB
+    ];
+    for body in &valid {
+        let out = exchange(svc.addr, format!("{head}{body}{next}").as_bytes(), Duration::from_secs(10));
+        let got: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
+        assert_eq!(got, [200, 200], "{body:.60?}: {}", String::from_utf8_lossy(&out));
+    }
+    // Malformed framing → 400, over the limit → 413; then the connection is
+    // closed (the pipelined request is never answered). Never a 5xx.
+    let bad = [
+        (head.to_string(), "zz\r\nhello\r\n0\r\n\r\n".to_string(), 400),
+        (head.to_string(), "5\nhello\r\n0\r\n\r\n".to_string(), 400),
+        (head.to_string(), "5\r\nhelloEXTRA\r\n0\r\n\r\n".to_string(), 400),
+        (head.to_string(), "5;a\x01b\r\nhello\r\n0\r\n\r\n".to_string(), 400),
+        (head.to_string(), "4001\r\n".to_string(), 413),
+        (head.to_string(), format!("{}0\r\n\r\n", format!("1000\r\n{}\r\n", "y".repeat(4096)).repeat(5)), 413),
+        (head.to_string(), format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(9000)), 413),
+        (head.replace("chunked", "gzip"), "".to_string(), 400),
+        (head.replace("chunked", "chunked, gzip"), "".to_string(), 400),
+        (head.replace("\r\n\r\n", "\r\nContent-Length: 5\r\n\r\n"), "5\r\nhello\r\n0\r\n\r\n".to_string(), 400),
+    ];
+    for (h, body, want) in &bad {
+        let out = exchange(svc.addr, format!("{h}{body}{next}").as_bytes(), Duration::from_secs(10));
+        let got: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
+        assert_eq!(got, [*want], "{h:.60?} {body:.40?}: {}", String::from_utf8_lossy(&out));
+        assert_eq!(responses(&out)[0].header("connection"), Some("close"));
+    }
+    assert_eq!(svc.get("/livez").status, 200);
+}
+
 #[test]
 fn head_matches_get_without_a_body() {
     let (kubelet, router) = (FakeHttp::start(ok()), FakeHttp::start(ok()));
@@ -328,7 +380,7 @@ fn bad_config_exits_2_naming_the_variable() {
         (&[("CHECK_TIMEOUT_MS", "-1")], "CHECK_TIMEOUT_MS"),
         (&[("DEFAULT_CHECKS", "node_ready,bogus")], "DEFAULT_CHECKS"),
         (&[("LOG_FORMAT", "yaml")], "LOG_FORMAT"),
-        (&[("NODE_NAME", "")], "NODE_NAME"),
+        (&[("NODE_NAME", "bad/name")], "NODE_NAME"),
     ];
     for (env, var) in cases {
         let (code, _, stderr) = run_check_cli(&[], env);
@@ -342,6 +394,29 @@ fn bad_config_exits_2_naming_the_variable() {
     let (code, _, stderr) = run_check_cli(&["--bogus-flag", "1"], &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--bogus-flag"), "{stderr}");
+}
+
+/// The kubelet's default node name: the kernel hostname, lowercased.
+fn kubelet_default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_ascii_lowercase()
+}
+
+#[test]
+fn without_node_name_the_hostname_is_used_and_the_start_line_says_so() {
+    // One-shot host checks need no NODE_NAME at all (exit 0 or 1, never 2).
+    let (code, stdout, stderr) = run_check_cli(&["check", "--check", "filesystem_ro"], &[support::UNSET_NODE_NAME]);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stdout.contains("\"filesystem_ro\""), "{stdout}");
+    let host = kubelet_default_node_name();
+    let cases = [
+        (vec![], vec![support::UNSET_NODE_NAME], format!("; node {host} (from hostname);")),
+        (vec![], vec![("NODE_NAME", "Worker-3")], "; node worker-3 (from env NODE_NAME);".to_string()),
+        (vec!["--node-name", "w4"], vec![], "; node w4 (from flag --node-name);".to_string()),
+    ];
+    for (args, env, want) in cases {
+        let svc = Service::start_with_args(&args, &env);
+        wait_for(&want, Duration::from_secs(10), || svc.log().contains(&want).then_some(()));
+    }
 }
 
 #[test]

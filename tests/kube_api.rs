@@ -203,6 +203,8 @@ fn watch_resumed_from_a_compacted_version_gets_410_and_relists() {
 
 #[test]
 fn stalled_watch_is_replaced() {
+    // Bookmarks every 300 ms, under the 2 s idle timeout: only the stalled
+    // watch goes idle (with the real ~60 s period every healthy watch would too).
     let r = rig(
         FakeApiServer::builder().bookmark_period(Duration::from_millis(300)),
         &[("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
@@ -218,6 +220,8 @@ fn stalled_watch_is_replaced() {
 /// The previous state is kept while `fault` lasts, the process survives, and
 /// the API is followed again once the fault clears.
 fn fault_keeps_state_then_recovers(fault: Fault) {
+    // Bookmarks every 500 ms keep the healthy watches under the 2 s idle
+    // timeout that shortens each faulty one (the real period is ~60 s).
     let r = rig(
         FakeApiServer::builder().bookmark_period(Duration::from_millis(500)),
         &[("NODE_API_TIMEOUT_MS", "1000"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
@@ -285,9 +289,7 @@ fn no_credentials_fails_the_api_checks_with_a_reason() {
 
 #[test]
 fn staleness_limit_fails_health_when_the_api_stays_away() {
-    let r =
-        rig(FakeApiServer::builder(), &[("NODE_STATE_MAX_STALENESS_SECONDS", "2"), ("NODE_API_TIMEOUT_MS", "1000")]);
-    wait_health(&r.svc, 200, FLIP);
+    let r = stale_rig();
     r.api.set_fault(Some(Fault::Status(500)));
     r.api.drop_watches();
     let reason = wait_503_reason(&r.svc, FLIP);
@@ -319,21 +321,88 @@ fn http_410_on_watch_relists() {
     assert_eq!(wait_503_reason(&r.svc, RECOVER), "KubeletNotReady: after the 410");
 }
 
+/// Polls /health for `how_long` (a bounded observation, not a sleep) and
+/// fails at the first answer that is not 200.
+fn assert_healthy_for(svc: &Service, how_long: Duration) {
+    let until = Instant::now() + how_long;
+    while Instant::now() < until {
+        let h = svc.get("/health");
+        assert_eq!(h.status, 200, "a quiet, healthy watch must not fail /health: {}", h.body);
+        std::thread::sleep(Duration::from_millis(100)); // probe pacing, as a load balancer's
+    }
+}
+
+/// A Node that does not change, watched through an API server that sends a
+/// bookmark only every 60 s (the fake's default, as kube-apiserver's watch
+/// cache): /health stays 200 for longer than the staleness limit, the watch
+/// stays open, and the confirmations cost what the benchmark table says.
+fn quiet_watch_stays_healthy(limit_secs: u64, observe: Duration) -> Rig {
+    let limit = limit_secs.to_string();
+    let r = rig(FakeApiServer::builder(), &[("NODE_STATE_MAX_STALENESS_SECONDS", &limit)]);
+    wait_health(&r.svc, 200, FLIP);
+    assert_healthy_for(&r.svc, observe);
+    assert_eq!(r.api.count(Verb::Watch), 1, "the quiet watch was never torn down: {:#?}", r.api.requests());
+    // One list at start, then one confirmation per half limit of silence.
+    let confirmations = r.api.count(Verb::List) - 1;
+    let most = observe.as_secs() * 2 / limit_secs + 1;
+    assert!((1..=most).contains(&confirmations), "{confirmations} confirmations in {observe:?}");
+    assert!(
+        r.api
+            .requests()
+            .iter()
+            .skip(1)
+            .filter(|q| q.verb == Some(Verb::List))
+            .all(|q| q.query.contains("resourceVersion=0"))
+    );
+    r
+}
+
 #[test]
-fn a_quiet_node_on_a_healthy_watch_never_goes_stale() {
-    // Staleness counts from when the API stopped answering, not from the last change.
+fn a_quiet_healthy_watch_never_goes_stale_with_a_2s_limit() {
+    quiet_watch_stays_healthy(2, Duration::from_secs(6));
+}
+
+#[test]
+fn a_quiet_healthy_watch_never_goes_stale_with_a_30s_limit() {
+    quiet_watch_stays_healthy(30, Duration::from_secs(35));
+}
+
+/// Limit 2 s, API timeout 1 s: a dead or hung API is caught within
+/// limit + timeout, plus slack for a shared CI machine.
+const LIMIT: &str = "2";
+const API_TIMEOUT_MS: &str = "1000";
+const CAUGHT: Duration = Duration::from_secs(2 + 1 + 3);
+
+fn stale_rig() -> Rig {
     let r = rig(
-        FakeApiServer::builder().bookmark_period(Duration::from_millis(300)),
-        &[("NODE_STATE_MAX_STALENESS_SECONDS", "1"), ("NODE_WATCH_IDLE_TIMEOUT_SECONDS", "2")],
+        FakeApiServer::builder(),
+        &[("NODE_STATE_MAX_STALENESS_SECONDS", LIMIT), ("NODE_API_TIMEOUT_MS", API_TIMEOUT_MS)],
     );
     wait_health(&r.svc, 200, FLIP);
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        let h = r.svc.get("/health");
-        assert_eq!(h.status, 200, "no change for a while must not fail /health: {}", h.body);
-        std::thread::sleep(Duration::from_millis(100)); // probe pacing
-    }
-    assert_eq!(r.api.count(Verb::List), 1);
+    r
+}
+
+#[test]
+fn a_hung_api_server_is_caught_within_the_limit_and_followed_again_when_it_resumes() {
+    // SIGSTOP: connections accepted by the kernel and held, nothing sent.
+    let r = stale_rig();
+    r.api.freeze();
+    let reason = wait_503_reason(&r.svc, CAUGHT);
+    assert!(reason.starts_with("node state stale for "), "{reason}");
+    // SIGCONT: the held watch and the pending confirmation resume.
+    r.api.thaw();
+    wait_health(&r.svc, 200, RECOVER);
+    r.api.set_ready(NODE, "False", "KubeletNotReady", "after the pause");
+    assert_eq!(wait_503_reason(&r.svc, FLIP), "KubeletNotReady: after the pause");
+}
+
+#[test]
+fn a_killed_api_server_is_caught_within_the_limit() {
+    let mut r = stale_rig();
+    r.api.kill();
+    let reason = wait_503_reason(&r.svc, CAUGHT);
+    assert!(reason.starts_with("node state stale for "), "{reason}");
+    assert_eq!(r.svc.get("/livez").status, 200);
 }
 
 #[test]

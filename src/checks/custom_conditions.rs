@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::{Check, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::node::Condition;
-use crate::kube::{Node, NodeState, usable_node};
+use crate::kube::{Node, NodeState};
 
 pub const CHECK: Check = Check { name: "custom_conditions", exec: Exec::Snapshot, run };
 
@@ -66,10 +66,7 @@ fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
 }
 
 pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
-    match usable_node(state, config.node_state_max_staleness, now) {
-        Ok(node) => evaluate(node, config.custom_conditions.as_deref()),
-        Err(why) => Outcome::fail(why),
-    }
+    super::node_snapshot::verdict(state, config, now, |node| evaluate(node, config.custom_conditions.as_deref()))
 }
 
 /// Lists every offending condition; Pass when there is none.

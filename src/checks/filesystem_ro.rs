@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{Check, Ctx, Exec, Outcome};
-use crate::mountinfo::{self, Mount};
+use crate::host::mountinfo::{self, Mount};
 
 pub const CHECK: Check = Check { name: "filesystem_ro", exec: Exec::Probe, run };
 

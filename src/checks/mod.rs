@@ -18,6 +18,7 @@ mod network_dns;
 mod network_gateway;
 pub mod node_eligible;
 pub mod node_ready;
+mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
 mod okd_router;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::{Check, Ctx, Exec, Outcome, network_dns, network_gateway};
 use crate::config::Gateways;
-use crate::gateways::{self, Gateway};
 use crate::host::HostPaths;
-use crate::resolv_conf;
+use crate::host::gateways::{self, Gateway};
+use crate::host::resolv_conf;
 
 pub const CHECK: Check = Check { name: "network", exec: Exec::Probe, run };
 

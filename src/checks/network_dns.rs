@@ -15,8 +15,8 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::Outcome;
-use crate::dns::{self, BadReply, Reply};
-use crate::resolv_conf::Nameserver;
+use crate::host::resolv_conf::Nameserver;
+use crate::net::dns::{self, BadReply, Reply};
 use crate::sys;
 
 /// One question we ask (A, AAAA or root NS) and whether it came back empty.
@@ -149,7 +149,7 @@ fn describe(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::ConnectionRefused {
         "ICMP port unreachable (no DNS server listening)".into()
     } else {
-        crate::icmp::describe(e)
+        crate::net::icmp::describe(e)
     }
 }
 
@@ -227,7 +227,7 @@ mod tests {
     use super::*;
 
     fn ns(s: &str) -> Nameserver {
-        crate::resolv_conf::nameservers(&format!("nameserver {s}\n")).remove(0)
+        crate::host::resolv_conf::nameservers(&format!("nameserver {s}\n")).remove(0)
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::Outcome;
 use super::network_dns::scope_id;
-use crate::gateways::Gateway;
-use crate::icmp::{self, Pinger};
-use crate::{dns, sys};
+use crate::host::gateways::Gateway;
+use crate::net::dns;
+use crate::net::icmp::{self, Pinger};
+use crate::sys;
 
 /// Never resend faster than this, whatever the timeout.
 const MIN_RESEND: Duration = Duration::from_millis(10);

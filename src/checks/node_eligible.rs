@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::{Check, Ctx, Exec, Outcome};
 use crate::config::Config;
-use crate::kube::{Node, NodeState, usable_node};
+use crate::kube::{Node, NodeState};
 
 pub const CHECK: Check = Check { name: "node_eligible", exec: Exec::Snapshot, run };
 
@@ -22,10 +22,7 @@ fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
 }
 
 pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
-    match usable_node(state, config.node_state_max_staleness, now) {
-        Ok(node) => evaluate(node, config.node_eligible_ignore_cordon),
-        Err(why) => Outcome::fail(why),
-    }
+    super::node_snapshot::verdict(state, config, now, |node| evaluate(node, config.node_eligible_ignore_cordon))
 }
 
 /// Every reason the Node is not eligible, joined; Pass when there is none.

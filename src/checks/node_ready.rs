@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{Check, Ctx, Exec, Outcome};
 use crate::config::Config;
-use crate::kube::{Node, NodeState, usable_node};
+use crate::kube::{Node, NodeState};
 
 pub const CHECK: Check = Check { name: "node_ready", exec: Exec::Snapshot, run };
 
@@ -16,10 +16,7 @@ fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
 
 /// The verdict on a snapshot, outage policy included.
 pub fn verdict(state: &NodeState, config: &Config, now: Instant) -> Outcome {
-    match usable_node(state, config.node_state_max_staleness, now) {
-        Ok(node) => evaluate(node),
-        Err(why) => Outcome::fail(why),
-    }
+    super::node_snapshot::verdict(state, config, now, evaluate)
 }
 
 /// The verdict on a known Node.

@@ -222,15 +222,13 @@ fn every_api_check_applies_the_outage_policy() {
     let config = test_config(&[("NODE_STATE_MAX_STALENESS_SECONDS", "60")]);
     let now = Instant::now();
     let never = NodeState { last_error: Some("connection refused".into()), ..NodeState::new("worker-1") };
-    let gone =
-        NodeState { presence: Presence::NotFound, live: true, confirmed_at: Some(now), ..NodeState::new("worker-1") };
+    let gone = NodeState { presence: Presence::NotFound, confirmed_at: Some(now), ..NodeState::new("worker-1") };
     let unhealthy = node(|v| {
         set_condition(v, "Ready", "False", "KubeletNotReady", "PLEG is not healthy");
         v["spec"]["unschedulable"] = true.into();
     });
     let known = NodeState { presence: Presence::Present(Arc::new(unhealthy)), ..NodeState::new("worker-1") };
     let stale = NodeState {
-        live: false,
         confirmed_at: Some(now - std::time::Duration::from_secs(90)),
         last_error: Some("connection refused".into()),
         ..known.clone()
@@ -241,12 +239,20 @@ fn every_api_check_applies_the_outage_policy() {
         ("custom_conditions", custom_conditions::verdict),
         ("node_eligible", node_eligible::verdict),
     ];
+    let no_creds = NodeState { no_credentials: Some("KUBECONFIG is not set".into()), ..known.clone() };
+    // "Could not tell" is Unknown for all three (so node_eligible never means "drain"
+    // during an outage); a Node the API says is gone is a definite Fail.
     for (name, check) in checks {
-        assert_eq!(check(&never, &config, now), Outcome::fail("node state unknown: connection refused"), "{name}");
+        assert_eq!(check(&never, &config, now), Outcome::unknown("node state unknown: connection refused"), "{name}");
+        assert_eq!(
+            check(&no_creds, &config, now),
+            Outcome::unknown("no Kubernetes credentials: KUBECONFIG is not set"),
+            "{name}"
+        );
         assert_eq!(check(&gone, &config, now), Outcome::fail("node \"worker-1\" not found"), "{name}");
         assert_eq!(
             check(&stale, &config, now),
-            Outcome::fail("node state stale for 90s: connection refused"),
+            Outcome::unknown("node state stale for 90s: connection refused"),
             "{name}"
         );
     }

@@ -24,8 +24,8 @@ use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig};
 
 use ureq::unversioned::transport::DefaultConnector;
 
-use super::config::{ApiConfig, ClientCertSource, PemSource, TokenSource};
 use super::connect_to::{ConnectTo, rewrite};
+use super::credentials::{ApiConfig, ClientCertSource, PemSource, TokenSource};
 use super::status::http_error_reason;
 
 /// A token read from a file is trusted for this long before it is re-read.

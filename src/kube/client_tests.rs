@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::client::{ApiError, Client};
-use super::config::{ApiConfig, ClientCertSource, PemSource, TokenSource};
+use super::credentials::{ApiConfig, ClientCertSource, PemSource, TokenSource};
 use super::test_server::{Reply, Server};
 
 struct TempFile(PathBuf);

@@ -32,7 +32,7 @@ pub fn render(store: &NodeStore, started: Instant, now: Instant, out: &mut Strin
         out,
         "node_readiness_node_state_age_seconds",
         "gauge",
-        "Seconds since the API last confirmed the Node state (0 while the watch is healthy; uptime if never).",
+        "Seconds since the API last answered (watch line, list or confirmation; uptime if never).",
     );
     let age = if snap.confirmed_at.is_none() { now.saturating_duration_since(started) } else { snap.age(now) };
     let _ = writeln!(out, "node_readiness_node_state_age_seconds {}", age.as_secs_f64());

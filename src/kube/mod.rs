@@ -6,21 +6,23 @@
 //! [`usable_node`] is the outage policy of design §3, shared by every
 //! API-backed check.
 //!
-//! Files: `config` finds credentials (kubeconfig / in-cluster), `client`
+//! Files: `credentials` finds credentials (kubeconfig / in-cluster), `client`
 //! speaks HTTP to the API server (`connect_to` for tls-server-name, `status`
 //! for error bodies), `protocol` is the list/watch wire format, `watch` the
-//! thread, `backoff` its retry delays, `store` the published snapshot and
-//! stats, `metrics` their /metrics families, `node` the Node fields we read.
+//! thread, `quiet` how it confirms a quiet watch alive, `backoff` its retry
+//! delays, `store` the published snapshot and stats, `metrics` their
+//! /metrics families, `node` the Node fields we read.
 
 mod backoff;
 pub mod client;
 #[cfg(test)]
 mod client_tests;
-pub mod config;
 mod connect_to;
+pub mod credentials;
 pub mod metrics;
 pub mod node;
 pub mod protocol;
+mod quiet;
 pub mod status;
 mod store;
 #[cfg(test)]
@@ -52,10 +54,9 @@ pub enum Presence {
 pub struct NodeState {
     pub name: String,
     pub presence: Presence,
-    /// True while the API is answering: a watch is open (even if silent) or
-    /// the last poll succeeded. The state is then current.
-    pub live: bool,
-    /// Last moment the API confirmed the state; while `live`, that is now.
+    /// Last moment the API answered us: a list, a get, any line on the
+    /// watch (event or bookmark), or the answer to a quiet watch's
+    /// confirmation. `None` until the first answer.
     pub confirmed_at: Option<Instant>,
     /// Why the last API exchange failed (one short line), if it did.
     pub last_error: Option<String>,
@@ -68,42 +69,55 @@ impl NodeState {
         NodeState {
             name: name.to_string(),
             presence: Presence::Unknown,
-            live: false,
             confirmed_at: None,
             last_error: None,
             no_credentials: None,
         }
     }
 
-    /// How long the API has not confirmed the state (zero while live or
-    /// before anything was ever confirmed).
+    /// How long the API has not answered (zero before it ever did). On a
+    /// healthy watch this stays under the bookmark period, or under half
+    /// the staleness limit when one is set (the watcher confirms a quiet
+    /// watch then, see `watch`).
     pub fn age(&self, now: Instant) -> Duration {
-        match (self.live, self.confirmed_at) {
-            (false, Some(t)) => now.saturating_duration_since(t),
-            _ => Duration::ZERO,
-        }
+        self.confirmed_at.map(|t| now.saturating_duration_since(t)).unwrap_or_default()
     }
+}
+
+/// Why there is no Node to judge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unusable {
+    /// The state cannot be judged (never known, no credentials, stale):
+    /// "could not tell", which must never read as a definite verdict.
+    CannotTell(String),
+    /// The API says the Node does not exist: a definite answer.
+    NotFound(String),
 }
 
 /// The outage policy (design §3): the Node to judge, or why there is none.
 /// Never seen → unknown; seen and the API unreachable → keep the last state,
 /// unless `max_staleness` is set and exceeded; deleted → not found.
-pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Instant) -> Result<&Node, String> {
+pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Instant) -> Result<&Node, Unusable> {
+    use Unusable::{CannotTell, NotFound};
     if let Some(why) = &state.no_credentials {
-        return Err(format!("no Kubernetes credentials: {why}"));
+        return Err(CannotTell(format!("no Kubernetes credentials: {why}")));
     }
-    let why = || state.last_error.clone().unwrap_or_else(|| "no answer from the API server yet".into());
+    let why = |silent: &str| state.last_error.clone().unwrap_or_else(|| silent.into());
     let age = state.age(now);
     if let Some(max) = max_staleness
-        && !state.live
         && state.confirmed_at.is_some()
         && age > max
     {
-        return Err(format!("node state stale for {}s: {}", age.as_secs(), why()));
+        // No error yet: a hung server (connections open, nothing sent) whose
+        // confirmation request has not timed out.
+        let why = why("no answer from the API server");
+        return Err(CannotTell(format!("node state stale for {}s: {why}", age.as_secs())));
     }
     match &state.presence {
-        Presence::Unknown => Err(format!("node state unknown: {}", why())),
-        Presence::NotFound => Err(format!("node {:?} not found", state.name)),
+        Presence::Unknown => {
+            Err(CannotTell(format!("node state unknown: {}", why("no answer from the API server yet"))))
+        }
+        Presence::NotFound => Err(NotFound(format!("node {:?} not found", state.name))),
         Presence::Present(node) => Ok(node),
     }
 }
@@ -113,7 +127,7 @@ pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Inst
 /// so the very first probe can already say when there are none.
 pub fn start(config: &Config) -> Arc<NodeStore> {
     let store = Arc::new(NodeStore::new(&config.node_name));
-    let creds = config::discover(config);
+    let creds = credentials::discover(config);
     match &creds {
         Ok(api) => crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin)),
         Err(why) => {
@@ -134,10 +148,9 @@ pub fn start(config: &Config) -> Arc<NodeStore> {
 mod tests {
     use super::*;
 
-    fn state(presence: Presence, live: bool, confirmed_ago: Option<u64>, now: Instant) -> NodeState {
+    fn state(presence: Presence, confirmed_ago: Option<u64>, now: Instant) -> NodeState {
         NodeState {
             presence,
-            live,
             confirmed_at: confirmed_ago.map(|s| now - Duration::from_secs(s)),
             last_error: Some("connection refused".into()),
             ..NodeState::new("n1")
@@ -146,35 +159,44 @@ mod tests {
 
     #[test]
     fn outage_policy() {
+        use Unusable::{CannotTell, NotFound};
         let now = Instant::now() + Duration::from_secs(10_000);
         let node = Presence::Present(Arc::new(Node::default()));
         let min = Some(Duration::from_secs(60));
-        type Case = (Presence, bool, Option<u64>, Option<Duration>, Result<(), &'static str>);
+        let tell = |s: &str| Err(CannotTell(s.to_string()));
+        type Case = (Presence, Option<u64>, Option<Duration>, Result<(), Unusable>);
         let cases: Vec<Case> = vec![
-            (Presence::Unknown, false, None, None, Err("node state unknown: connection refused")),
-            (Presence::Unknown, false, None, min, Err("node state unknown: connection refused")),
+            (Presence::Unknown, None, None, tell("node state unknown: connection refused")),
+            (Presence::Unknown, None, min, tell("node state unknown: connection refused")),
             // API down for an hour, no staleness limit: keep serving the last state.
-            (node.clone(), false, Some(3600), None, Ok(())),
-            (node.clone(), false, Some(59), min, Ok(())),
-            (node.clone(), false, Some(61), min, Err("node state stale for 61s: connection refused")),
-            // A healthy open watch is current however long it has been quiet.
-            (node.clone(), true, Some(3600), min, Ok(())),
-            (Presence::NotFound, true, Some(0), None, Err("node \"n1\" not found")),
-            (Presence::NotFound, false, Some(120), min, Err("node state stale for 120s: connection refused")),
+            (node.clone(), Some(3600), None, Ok(())),
+            (node.clone(), Some(59), min, Ok(())),
+            (node.clone(), Some(61), min, tell("node state stale for 61s: connection refused")),
+            (Presence::NotFound, Some(0), None, Err(NotFound("node \"n1\" not found".into()))),
+            (Presence::NotFound, Some(120), min, tell("node state stale for 120s: connection refused")),
         ];
-        for (i, (presence, live, ago, max, want)) in cases.into_iter().enumerate() {
-            let s = state(presence, live, ago, now);
+        for (i, (presence, ago, max, want)) in cases.into_iter().enumerate() {
+            let s = state(presence, ago, now);
             let got = usable_node(&s, max, now).map(|_| ());
-            assert_eq!(got, want.map_err(String::from), "case {i}");
+            assert_eq!(got, want, "case {i}");
         }
+        // A hung server: nothing failed yet, it just stopped answering.
+        let hung = NodeState { last_error: None, ..state(node, Some(3), now) };
+        assert_eq!(
+            usable_node(&hung, Some(Duration::from_secs(2)), now).unwrap_err(),
+            CannotTell("node state stale for 3s: no answer from the API server".into())
+        );
     }
 
     #[test]
     fn no_credentials_wins() {
         let now = Instant::now();
-        let mut s = state(Presence::Unknown, false, None, now);
+        let mut s = state(Presence::Unknown, None, now);
         s.no_credentials = Some("KUBECONFIG is not set".into());
-        assert_eq!(usable_node(&s, None, now).unwrap_err(), "no Kubernetes credentials: KUBECONFIG is not set");
+        assert_eq!(
+            usable_node(&s, None, now).unwrap_err(),
+            Unusable::CannotTell("no Kubernetes credentials: KUBECONFIG is not set".into())
+        );
     }
 
     #[test]
@@ -182,7 +204,7 @@ mod tests {
         let s = NodeState::new("n1");
         assert_eq!(
             usable_node(&s, None, Instant::now()).unwrap_err(),
-            "node state unknown: no answer from the API server yet"
+            Unusable::CannotTell("node state unknown: no answer from the API server yet".into())
         );
     }
 }

@@ -3,19 +3,25 @@
 //! quorum read on etcd), then watch it from the list's resourceVersion with
 //! bookmarks, resuming from the last seen version when the server ends the
 //! stream; relist on 410; exponential backoff with jitter on errors; replace
-//! a watch that stays silent for the idle timeout; fall back to GET polling
-//! when RBAC forbids list/watch.
+//! a watch that stays silent for the idle timeout; with a staleness limit,
+//! confirm a quiet watch alive with a cheap request while it stays open
+//! ([`super::quiet`]); fall back to GET polling when RBAC forbids list/watch.
+//!
+//! The stream is read on a thread of its own (one per watch) that hands
+//! lines over a channel, so this loop can wake up for a confirmation while
+//! the read blocks; every state change is still made here, by one thread.
 
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, random};
-use super::client::{ApiError, Client};
-use super::config::{ApiConfig, discover};
+use super::client::{ApiError, Client, WatchStream};
+use super::credentials::{ApiConfig, discover};
 use super::node::Node;
 use super::protocol::{Event, ListFrom, decode_event, decode_list, get_path, list_path, watch_path};
 use super::store::{NodeStore, Restart, Verb};
-use super::{NodeState, Presence};
+use super::{NodeState, Presence, quiet};
 use crate::config::Config;
 use crate::log;
 
@@ -36,6 +42,9 @@ const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
 const CREDENTIALS_RETRY: Duration = Duration::from_secs(30);
 /// In GET-polling mode, how often list/watch is tried again (RBAC fixed?).
 const WATCH_RETRY_FROM_POLL: Duration = Duration::from_secs(600);
+/// The stream reader thread only moves lines (the TLS and chunked decoding
+/// happen there too): a small stack is plenty.
+const READER_STACK: usize = 256 << 10;
 
 /// Thread body: find credentials (retrying while there are none), then
 /// list → watch forever.
@@ -86,10 +95,18 @@ struct Watcher {
     client: Client,
     name: String,
     poll_interval: Duration,
+    /// NODE_STATE_MAX_STALENESS_SECONDS: with it, a quiet watch is confirmed.
+    max_staleness: Option<Duration>,
     backoff: Backoff,
     mode: Mode,
-    /// Last moment the API answered us (a byte on the watch counts).
+    /// Last moment the API answered us (a line on the watch counts).
     confirmed_at: Option<Instant>,
+    /// When the last confirmation of a quiet watch failed (`None` since one
+    /// succeeded): the next one waits half the limit from then.
+    confirm_failed_at: Option<Instant>,
+    /// The resourceVersion of a state a confirmation published ahead of the
+    /// watch; older events are skipped (never back in time).
+    ahead: Option<u64>,
     /// The RBAC fallback is explained in the log once, not on every retry.
     poll_logged: bool,
     /// The last exchange failed: the next success is logged.
@@ -107,10 +124,13 @@ impl Watcher {
             store,
             client,
             name: config.node_name.clone(),
-            poll_interval: config.node_poll_interval,
+            poll_interval: poll_interval(config),
+            max_staleness: config.node_state_max_staleness,
             backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
             mode: Mode::Watch,
             confirmed_at: None,
+            confirm_failed_at: None,
+            ahead: None,
             poll_logged: false,
             failing: false,
             next_list: ListFrom::WatchCache,
@@ -153,12 +173,13 @@ impl Watcher {
                 return self.failed(&why, retry_after);
             }
         };
+        self.ahead = None; // the list is at least as new (NotOlderThan the floor)
         self.next_list = ListFrom::NotOlderThan(rv.clone());
         loop {
             let timeout = WATCH_TIMEOUT_SECS.0 + random() % (WATCH_TIMEOUT_SECS.1 - WATCH_TIMEOUT_SECS.0 + 1);
             self.store.stats().requested(Verb::Watch);
             let started = Instant::now();
-            let mut stream = match self.client.watch(&watch_path(&self.name, &rv, timeout)) {
+            let stream = match self.client.watch(&watch_path(&self.name, &rv, timeout)) {
                 Ok(s) => s,
                 Err(e) if e.code() == Some(410) => {
                     self.store.stats().restarted(Restart::Expired);
@@ -170,39 +191,59 @@ impl Watcher {
                     continue;
                 }
             };
+            let lines = match read_stream(stream) {
+                Ok(rx) => rx,
+                Err(why) => {
+                    self.failed(&why, None);
+                    continue;
+                }
+            };
             self.store.stats().set_connected(true);
             self.store.stats().set_polling(false);
             self.confirm();
             let mut events = 0u64;
             let end = loop {
-                match stream.next_line() {
-                    Ok(None) => break End::Closed,
-                    Err(e @ ApiError::Idle(_)) => break End::Idle(e),
-                    Err(e) => break End::Broken(e.to_string()),
-                    Ok(Some(line)) => {
-                        self.confirmed_at = Some(Instant::now());
-                        match decode_event(&line) {
-                            Ok(None) => {}
-                            Ok(Some(event)) => {
-                                events += 1;
-                                match event {
-                                    Event::Upsert(n) if n.metadata.name == self.name => {
-                                        advance(&mut rv, &n.metadata.resource_version);
-                                        self.publish(Some(Arc::new(n)));
-                                    }
-                                    Event::Deleted(n) if n.metadata.name == self.name => {
-                                        advance(&mut rv, &n.metadata.resource_version);
-                                        self.publish(None);
-                                    }
-                                    Event::Upsert(_) | Event::Deleted(_) => {}
-                                    Event::Bookmark(v) => rv = v,
-                                    Event::Expired(why) => break End::Expired(why),
-                                    Event::Error(why) => break End::Failed(why),
+                let next = match quiet::due(self.max_staleness, self.answered_at(), self.confirm_failed_at) {
+                    None => lines.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(due) => lines.recv_timeout(due.saturating_duration_since(Instant::now())),
+                };
+                let line = match next {
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.confirm_quiet_watch(&rv);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break End::Broken("watch reader stopped".into()),
+                    Ok(Line::End(Ok(()))) => break End::Closed,
+                    Ok(Line::End(Err(e @ ApiError::Idle(_)))) => break End::Idle(e),
+                    Ok(Line::End(Err(e))) => break End::Broken(e.to_string()),
+                    Ok(Line::Data(line)) => line,
+                };
+                // Any line, a bookmark too, is the API answering.
+                self.confirm();
+                match decode_event(&line) {
+                    Ok(None) => {}
+                    Ok(Some(event)) => {
+                        events += 1;
+                        match event {
+                            Event::Upsert(n) if n.metadata.name == self.name => {
+                                advance(&mut rv, &n.metadata.resource_version);
+                                if !quiet::behind(&n.metadata.resource_version, self.ahead) {
+                                    self.publish(Some(Arc::new(n)));
                                 }
                             }
-                            Err(why) => break End::Failed(why),
+                            Event::Deleted(n) if n.metadata.name == self.name => {
+                                advance(&mut rv, &n.metadata.resource_version);
+                                if !quiet::behind(&n.metadata.resource_version, self.ahead) {
+                                    self.publish(None);
+                                }
+                            }
+                            Event::Upsert(_) | Event::Deleted(_) => {}
+                            Event::Bookmark(v) => rv = v,
+                            Event::Expired(why) => break End::Expired(why),
+                            Event::Error(why) => break End::Failed(why),
                         }
                     }
+                    Err(why) => break End::Failed(why),
                 }
             };
             self.store.stats().set_connected(false);
@@ -210,7 +251,7 @@ impl Watcher {
                 self.backoff.reset();
                 self.expired_streak = 0;
             }
-            self.next_list = ListFrom::NotOlderThan(rv.clone());
+            self.next_list = ListFrom::NotOlderThan(self.floor(&rv));
             match end {
                 End::Closed => {
                     self.store.stats().restarted(Restart::Closed);
@@ -304,12 +345,51 @@ impl Watcher {
     fn record_failure(&mut self, why: &str) {
         self.failing = true;
         log::warn_limited("kube-api", &format!("Kubernetes API: {why}"));
-        let confirmed_at = self.confirmed_at;
-        self.store.update(|s| {
-            s.live = false;
-            s.confirmed_at = confirmed_at;
-            s.last_error = Some(why.to_string());
-        });
+        self.store.update(|s| s.last_error = Some(why.to_string()));
+    }
+
+    /// A watch that has been quiet for half the staleness limit: ask once
+    /// more, on the request agent's connection (not the watch's), bounded by
+    /// NODE_API_TIMEOUT_MS. The watch stays open either way.
+    fn confirm_quiet_watch(&mut self, watch_rv: &str) {
+        self.store.stats().requested(Verb::List);
+        let answer = self.client.get_json(&list_path(&self.name, &ListFrom::WatchCache));
+        match answer.map_err(|e| e.to_string()).and_then(|v| decode_list(&v, &self.name)) {
+            Ok((node, _)) => {
+                self.confirm_failed_at = None;
+                let at = node.as_ref().and_then(|n| quiet::newer(&n.metadata.resource_version, watch_rv, self.ahead));
+                match (at, node) {
+                    // The watch has not delivered this change (yet, or it is
+                    // stuck): publish it; the watch's older events are skipped.
+                    (Some(at), Some(n)) => {
+                        self.ahead = Some(at);
+                        self.publish(Some(Arc::new(n)));
+                    }
+                    // Same state, a lagging cache, or absent there (a
+                    // deletion comes as a watch event): the API is answering.
+                    _ => self.confirm(),
+                }
+            }
+            Err(why) => {
+                self.confirm_failed_at = Some(Instant::now());
+                self.record_failure(&format!("quiet watch not confirmed: {why}"));
+            }
+        }
+    }
+
+    /// The last moment the API answered (now if it never did: only asked
+    /// while a watch is open, which is an answer).
+    fn answered_at(&self) -> Instant {
+        self.confirmed_at.unwrap_or_else(Instant::now)
+    }
+
+    /// The version a relist must not be older than: the watch's, or a newer
+    /// one a confirmation published.
+    fn floor(&self, rv: &str) -> String {
+        match (rv.parse::<u64>(), self.ahead) {
+            (Ok(r), Some(a)) if a > r => a.to_string(),
+            _ => rv.to_string(),
+        }
     }
 
     /// The API answered: the state is current.
@@ -351,7 +431,47 @@ fn advance(rv: &mut String, event_rv: &str) {
 }
 
 fn mark_live(s: &mut NodeState, now: Instant) {
-    s.live = true;
     s.confirmed_at = Some(now);
     s.last_error = None;
+}
+
+/// GET polling (RBAC forbids list/watch) at NODE_POLL_INTERVAL_SECONDS, or
+/// at half the staleness limit when that is shorter: each answer is what
+/// keeps the state from going stale there.
+fn poll_interval(config: &Config) -> Duration {
+    let interval = config.node_poll_interval;
+    config.node_state_max_staleness.map_or(interval, |l| interval.min(l / 2))
+}
+
+/// One line of the stream, or how it ended.
+enum Line {
+    Data(Vec<u8>),
+    /// `Ok` when the server ended the stream.
+    End(Result<(), ApiError>),
+}
+
+/// Reads `stream` on its own thread until it ends. The thread stops after
+/// the end, or at the next line once the loop dropped the receiver (a
+/// watch given up after an ERROR event; the server closes those itself).
+fn read_stream(mut stream: WatchStream) -> Result<Receiver<Line>, String> {
+    let (tx, rx) = mpsc::channel();
+    let reader = move || {
+        loop {
+            let line = match stream.next_line() {
+                Ok(Some(l)) => Line::Data(l),
+                Ok(None) => Line::End(Ok(())),
+                Err(e) => Line::End(Err(e)),
+            };
+            let end = matches!(line, Line::End(_));
+            if tx.send(line).is_err() || end {
+                return;
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("node-watch-read".into())
+        .stack_size(READER_STACK)
+        .spawn(reader)
+        .map(|_| rx)
+        .map_err(|e| format!("cannot start the watch reader thread: {e}"))
 }

@@ -80,7 +80,7 @@ fn list_then_watch_event_flips_node_ready() {
     let store = start_watcher(&kc, &[]);
     let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Outcome::fail("KubeletNotReady: m"));
     assert_eq!(ready_verdict(&s), Outcome::fail("KubeletNotReady: m"));
-    assert!(s.live, "an open watch keeps the state current");
+    assert!(s.confirmed_at.is_some(), "the watch's lines confirm the state");
     assert!(store.stats().connected());
     let paths = server.paths();
     assert_eq!(paths[0], "/api/v1/nodes?fieldSelector=metadata.name%3Dn1&resourceVersion=0");
@@ -210,4 +210,42 @@ fn node_absent_from_the_list_is_not_found() {
     let store = start_watcher(&kc, &[]);
     let s = store.wait_first(Instant::now() + PATIENCE);
     assert_eq!(ready_verdict(&s), Outcome::fail("node \"n1\" not found"));
+}
+
+#[test]
+fn a_quiet_watch_is_confirmed_by_a_list_while_it_stays_open() {
+    // The watch sends nothing after its start (a quiet node between two of
+    // kube-apiserver's ~60 s bookmarks); the limit is 1 s. Each confirmation
+    // (list at resourceVersion=0) keeps the state fresh; the third one sees
+    // a change the watch did not deliver and publishes it.
+    let lists = Arc::new(Mutex::new(0u32));
+    let l = lists.clone();
+    let server = Server::start(Box::new(move |req| {
+        if req.path.contains("watch=1") {
+            return Reply::Stream(vec![]);
+        }
+        let mut n = l.lock().unwrap();
+        *n += 1;
+        match *n {
+            1 => Reply::Json(200, list_json(10, "True")),
+            2 | 3 => Reply::Json(
+                200,
+                list_json(10, "True")
+                    .replace(r#""resourceVersion":"10"}},"items""#, r#""resourceVersion":"15"}},"items""#),
+            ),
+            _ => Reply::Json(200, list_json(12, "False").replace("KubeletReady", "KubeletNotReady")),
+        }
+    }));
+    let kc = Kubeconfig::new("quiet", server.port);
+    let store = start_watcher(&kc, &[("NODE_STATE_MAX_STALENESS_SECONDS", "1")]);
+    let limited = test_config(&[("NODE_STATE_MAX_STALENESS_SECONDS", "1")]);
+    let verdict = |s: &NodeState| node_ready::verdict(s, &limited, Instant::now());
+    let s = store.wait_until(Instant::now() + PATIENCE, |s| verdict(s) == Outcome::fail("KubeletNotReady: m"));
+    assert_eq!(verdict(&s), Outcome::fail("KubeletNotReady: m"), "the confirmation's newer state is published");
+    assert!(s.age(Instant::now()) < Duration::from_secs(1), "confirmed, not stale");
+    let paths = server.paths();
+    let confirms: Vec<_> = paths.iter().skip(2).collect();
+    assert!(confirms.iter().all(|p| p.ends_with("metadata.name%3Dn1&resourceVersion=0")), "{paths:?}");
+    assert_eq!(store.stats().request_count(Verb::Watch), 1, "the watch stayed open: {paths:?}");
+    assert!(store.stats().restarts().iter().all(|(_, n)| *n == 0), "{:?}", store.stats().restarts());
 }

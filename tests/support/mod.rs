@@ -17,7 +17,7 @@ pub mod tls_files;
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)] // each test file uses a different subset
-pub use service::{Response, Service, run_check_cli};
+pub use service::{Response, Service, UNSET_NODE_NAME, run_check_cli};
 
 /// Set by `.ci/run`: every end-to-end test that would skip must fail instead.
 pub const REQUIRE_E2E_VAR: &str = "E2E_REQUIRED";

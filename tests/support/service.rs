@@ -7,19 +7,24 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Pass in `env` to start the binary without NODE_NAME.
+pub const UNSET_NODE_NAME: (&str, &str) = ("-NODE_NAME", "");
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 
 /// The environment every test process starts from: nothing of the caller's
-/// (no KUBECONFIG or HOST_ROOT leaking in) except PATH.
+/// (no KUBECONFIG or HOST_ROOT leaking in) except PATH, plus
+/// `NODE_NAME=test-node` unless `env` names it; [`UNSET_NODE_NAME`] in `env`
+/// leaves it unset (the hostname default).
 /// `BENCH_BINARY` (scripts/bench only) runs another build of the binary,
 /// e.g. the static musl one, under the same tests.
 fn base_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(std::env::var_os("BENCH_BINARY").unwrap_or_else(|| BIN.into()));
     cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    if !env.iter().any(|(k, _)| *k == "NODE_NAME") {
+    if !env.iter().any(|(k, _)| *k == "NODE_NAME" || *k == UNSET_NODE_NAME.0) {
         cmd.env("NODE_NAME", "test-node");
     }
-    for (k, v) in env {
+    for (k, v) in env.iter().filter(|(k, _)| *k != UNSET_NODE_NAME.0) {
         cmd.env(k, v);
     }
     cmd

@@ -92,6 +92,7 @@ impl Builder {
             stall_gen: AtomicU64::new(0),
             end_gen: AtomicU64::new(0),
             open_watches: AtomicUsize::new(0),
+            frozen: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             client_certs: Mutex::new(HashMap::new()),
             token_file,

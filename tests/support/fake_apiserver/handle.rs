@@ -195,6 +195,22 @@ impl FakeApiServer {
         self.shared.notify();
     }
 
+    /// As if the server process got SIGSTOP: connections are still accepted
+    /// (by the kernel) and held open, but nothing is read, answered or sent
+    /// — no TLS handshake, no response, no watch event or bookmark — until
+    /// [`thaw`](Self::thaw), when everything resumes where it stopped.
+    /// `drop` while frozen is a SIGKILL of the stopped process.
+    pub fn freeze(&self) {
+        self.shared.frozen.store(true, Ordering::SeqCst);
+        self.shared.notify();
+    }
+
+    /// SIGCONT after [`freeze`](Self::freeze).
+    pub fn thaw(&self) {
+        self.shared.frozen.store(false, Ordering::SeqCst);
+        self.shared.notify();
+    }
+
     /// Ends every open watch cleanly (zero-length chunk), stalled ones too, as
     /// when their `timeoutSeconds` runs out: clients resume from their last RV.
     pub fn end_watches(&self) {
@@ -227,6 +243,15 @@ impl FakeApiServer {
 
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl FakeApiServer {
+    /// As if the process were killed: every connection closed, the port no
+    /// longer listening (connection refused from now on). The files in
+    /// `dir()` (kubeconfig, token) stay until the handle is dropped.
+    pub fn kill(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.notify();
         for (_, c) in self.shared.conns.lock().unwrap().drain() {

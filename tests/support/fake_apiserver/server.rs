@@ -56,6 +56,8 @@ pub fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc<S
 }
 
 fn serve_connection(tcp: TcpStream, shared: &Shared, tls: Option<Arc<ServerConfig>>) {
+    // Accepted by the kernel's backlog while stopped: no handshake until thawed.
+    wait_thawed(shared);
     if matches!(shared.knobs().fault, Some((Fault::HangAccept, _))) {
         hold(shared);
         return;
@@ -76,6 +78,7 @@ fn serve_connection(tcp: TcpStream, shared: &Shared, tls: Option<Arc<ServerConfi
             Ok(None) => break,
             Err(_) => break,
         };
+        wait_thawed(shared);
         match handler::handle(&mut stream, &req, shared) {
             Next::KeepAlive if !req.close => continue,
             Next::KeepAlive | Next::Close => break,
@@ -100,6 +103,15 @@ fn serve_connection(tcp: TcpStream, shared: &Shared, tls: Option<Arc<ServerConfi
 pub fn hold(shared: &Shared) {
     let mut guard = shared.store.lock().unwrap();
     while !shared.stopping.load(Ordering::SeqCst) {
+        guard = shared.changed.wait_timeout(guard, Duration::from_millis(200)).unwrap().0;
+    }
+}
+
+/// Returns once the server is not frozen (or is stopping): a stopped
+/// process resumes where it was.
+pub fn wait_thawed(shared: &Shared) {
+    let mut guard = shared.store.lock().unwrap();
+    while shared.frozen.load(Ordering::SeqCst) && !shared.stopping.load(Ordering::SeqCst) {
         guard = shared.changed.wait_timeout(guard, Duration::from_millis(200)).unwrap().0;
     }
 }

@@ -36,6 +36,9 @@ pub struct Shared {
     /// Bumped by `end_watches`: watches started before it end cleanly.
     pub end_gen: AtomicU64,
     pub open_watches: AtomicUsize,
+    /// Set by `freeze`: the process is stopped (SIGSTOP) — nothing is read,
+    /// answered or sent until `thaw`; the kernel still accepts connections.
+    pub frozen: AtomicBool,
     /// Clones of open sockets, shut down when the server stops.
     pub conns: Mutex<HashMap<u64, TcpStream>>,
     /// Client certificates this fake issued (DER → user name).

@@ -95,11 +95,13 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
             let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
             return Next::Close;
         }
-        // A stalled stream stays connected and silent until dropped or stopped.
-        let stalled = shared.stall_gen.load(Ordering::SeqCst) != stall_gen;
+        // A stalled stream stays connected and silent until dropped or
+        // stopped; a frozen server's streams until it is thawed.
+        let frozen = shared.frozen.load(Ordering::SeqCst);
+        let stalled = frozen || shared.stall_gen.load(Ordering::SeqCst) != stall_gen;
         let now = Instant::now();
         let ended = shared.end_gen.load(Ordering::SeqCst) != end_gen;
-        if ended || (!stalled && now >= deadline) {
+        if !frozen && (ended || (!stalled && now >= deadline)) {
             return if wire::write_last_chunk(stream).is_ok() { Next::KeepAlive } else { Next::Close };
         }
         let bookmark_due = bookmarks && !stalled && now >= next_bookmark;

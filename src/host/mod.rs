@@ -7,6 +7,10 @@
 //! `stat`/`statvfs` on a dead NFS mount hang in the kernel, and tests need to
 //! simulate that without an NFS server.
 
+pub mod gateways;
+pub mod mountinfo;
+pub mod resolv_conf;
+
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};

@@ -16,6 +16,17 @@
 //! With TLS configured the same code serves [`TlsConn`]s: [`Conn`] is the
 //! little a connection needs besides Read + Write, and the head deadline
 //! bounds the handshake too (it is part of the first read).
+//!
+//! Below: `http` parses and writes HTTP/1.1, `routes` maps a request to a
+//! response, `report` is the JSON body, `tls` the TLS connection, `agent`
+//! the HAProxy agent-check port.
+
+pub mod agent;
+pub mod chunked;
+pub mod http;
+pub mod report;
+pub mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -28,12 +39,12 @@ use std::time::{Duration, Instant};
 use rustls::ServerConfig;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::http::{self, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
 use crate::log;
-use crate::routes;
 use crate::runner::Runner;
 use crate::sys;
-use crate::tls::TlsConn;
+use chunked::{ChunkError, Chunked};
+use http::{BodyFraming, HeadError, MAX_BODY_BYTES, MAX_HEAD_BYTES, Response};
+use tls::TlsConn;
 
 /// The whole request head must arrive within this time of its first byte
 /// (or of accept, for the first request).
@@ -482,8 +493,9 @@ fn serve_requests(stream: &mut impl Conn, shared: &Shared, registration: &Regist
                 return;
             }
         };
-        if !discard_body(stream, &mut buf, req.content_length) {
-            let resp = Response::json(413, error_body(413));
+        if let Err(status) = discard_body(stream, &mut buf, req.body) {
+            let resp = Response::json(status, error_body(status));
+            shared.runner.metrics().request_served("other", status);
             let _ = http::write_response(stream, &resp, false, false);
             return;
         }
@@ -504,11 +516,11 @@ fn serve_requests(stream: &mut impl Conn, shared: &Shared, registration: &Regist
 fn error_body(status: u16) -> Vec<u8> {
     let msg = match status {
         431 => "request head too large",
-        501 => "chunked request bodies are not supported",
         413 => "request body too large",
+        408 => "request body not received within 5 s",
         _ => "malformed HTTP request",
     };
-    crate::report::error(msg, None)
+    crate::server::report::error(msg, None)
 }
 
 /// Reads until `buf` holds a full request head. `Ok(None)`: the client closed
@@ -529,7 +541,6 @@ fn read_head(
                 }
                 Ok(None) => {}
                 Err(HeadError::TooLarge) => return Err(431),
-                Err(HeadError::ChunkedBody) => return Err(501),
                 Err(HeadError::Malformed(_)) => return Err(400),
             }
         }
@@ -555,30 +566,67 @@ fn read_head(
     }
 }
 
-/// Reads and drops a request body; false when it is too large to bother or
-/// does not arrive within [`HEAD_TIMEOUT`] in total (a per-read timeout alone
-/// would let a client trickling one byte every few seconds hold the
-/// connection for hours).
-fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, len: u64) -> bool {
-    if len > MAX_BODY_BYTES {
-        return false;
-    }
-    let in_buf = (len as usize).min(buf.len());
-    buf.drain(..in_buf);
-    let mut left = len - in_buf as u64;
+/// Reads and drops a request body, `Content-Length` or chunked, under the
+/// same limits: at most [`MAX_BODY_BYTES`] of data, all of it within
+/// [`HEAD_TIMEOUT`] (a per-read timeout alone would let a client trickling
+/// one byte every few seconds hold the connection for hours). `Err` is the
+/// status to answer before closing: 413 too large, 400 malformed chunked
+/// framing, 408 not all there in time. What follows the body stays in `buf`.
+fn discard_body(stream: &mut impl Conn, buf: &mut Vec<u8>, framing: BodyFraming) -> Result<(), u16> {
     let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut sink = [0u8; 2048];
-    while left > 0 {
-        let time_left = deadline.saturating_duration_since(Instant::now());
-        if time_left.is_zero() || stream.set_read_timeout(Some(time_left)).is_err() {
-            return false;
+    match framing {
+        BodyFraming::Length(len) => {
+            if len > MAX_BODY_BYTES {
+                return Err(413);
+            }
+            let in_buf = (len as usize).min(buf.len());
+            buf.drain(..in_buf);
+            let mut left = len - in_buf as u64;
+            let mut sink = [0u8; 2048];
+            while left > 0 {
+                let n = read_before(stream, &mut sink[..(left as usize).min(2048)], deadline)?;
+                left -= n as u64;
+            }
+            Ok(())
         }
-        match stream.read(&mut sink[..(left as usize).min(2048)]) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => left -= n as u64,
+        BodyFraming::Chunked => {
+            let mut chunked = Chunked::default();
+            let status = |e: ChunkError| -> u16 {
+                match e {
+                    ChunkError::Malformed(_) => 400,
+                    ChunkError::TooLarge => 413,
+                }
+            };
+            let used = chunked.feed(buf).map_err(status)?;
+            buf.drain(..used);
+            let mut sink = [0u8; 2048];
+            while !chunked.is_done() {
+                let n = read_before(stream, &mut sink, deadline)?;
+                let used = chunked.feed(&sink[..n]).map_err(status)?;
+                // Pipelined bytes after the body: the next request's head.
+                buf.extend_from_slice(&sink[used..n]);
+            }
+            Ok(())
         }
     }
-    true
+}
+
+/// One read of at least a byte before `deadline`; `Err(408)` when the time
+/// is up or the client closed (nobody reads the answer then, but the
+/// connection ends the same way).
+fn read_before(stream: &mut impl Conn, into: &mut [u8], deadline: Instant) -> Result<usize, u16> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Err(408);
+        }
+        match stream.read(into) {
+            Ok(0) => return Err(408),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(408),
+        }
+    }
 }
 
 #[cfg(test)]

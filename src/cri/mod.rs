@@ -7,11 +7,11 @@
 //! The whole exchange — connect, both calls of the v1 → v1alpha2 fallback —
 //! is bounded by one deadline; no byte from the peer can make it panic.
 
-pub(crate) mod grpc;
-pub(crate) mod h2;
-pub(crate) mod hpack;
-pub(crate) mod huffman;
-pub(crate) mod proto;
+pub mod grpc;
+pub mod h2;
+pub mod hpack;
+pub mod huffman;
+pub mod proto;
 
 use std::fmt;
 use std::io;

@@ -2,9 +2,9 @@
 //! `/metrics`, and JSON 400/404/405 for everything else.
 
 use crate::checks;
-use crate::http::{QueryError, Request, Response, query_pairs};
-use crate::report;
 use crate::runner::Runner;
+use crate::server::http::{QueryError, Request, Response, query_pairs};
+use crate::server::report;
 
 const ALLOW: &str = "GET, HEAD";
 

@@ -1,7 +1,7 @@
 //! HTTP/1.x on the wire: request heads parsed with `httparse`, responses
 //! written in one buffer. Only what health monitors send is supported:
-//! GET/HEAD (other methods are parsed and answered 405), `Content-Length`
-//! bodies (read and discarded), no chunked request bodies.
+//! GET/HEAD (other methods are parsed and answered 405); request bodies,
+//! `Content-Length` or chunked (`crate::chunked`), are read and discarded.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -26,17 +26,24 @@ pub struct Request {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     pub keep_alive: bool,
-    pub content_length: u64,
+    pub body: BodyFraming,
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BodyFraming {
+    /// `Content-Length` bytes (0 without a body).
+    Length(u64),
+    /// `Transfer-Encoding` ending in `chunked`.
+    Chunked,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum HeadError {
     /// Head larger than [`MAX_HEAD_BYTES`] or too many headers → 431.
     TooLarge,
-    /// Not HTTP/1.x → 400 and close.
+    /// Not HTTP/1.x, or a body whose length cannot be told → 400 and close.
     Malformed(&'static str),
-    /// `Transfer-Encoding` on a request → 501 and close.
-    ChunkedBody,
 }
 
 /// Parses a complete request head from `buf`. `Ok(None)`: need more bytes.
@@ -58,7 +65,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
     }
     let minor_version = req.version.unwrap_or(0);
     let mut keep_alive = minor_version == 1;
-    let mut content_length = 0u64;
+    let mut content_length: Option<u64> = None;
+    let mut codings: Vec<String> = Vec::new();
+    let mut te_seen = false;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in String::from_utf8_lossy(h.value).split(',') {
@@ -70,13 +79,33 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
                 }
             }
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            content_length = std::str::from_utf8(h.value)
+            let n = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
                 .ok_or(HeadError::Malformed("invalid Content-Length"))?;
+            if content_length.is_some_and(|c| c != n) {
+                return Err(HeadError::Malformed("conflicting Content-Length headers"));
+            }
+            content_length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HeadError::ChunkedBody);
+            let value = std::str::from_utf8(h.value).map_err(|_| HeadError::Malformed("invalid Transfer-Encoding"))?;
+            te_seen = true;
+            codings.extend(value.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()));
         }
+    }
+    // RFC 9112 §6.3: chunked must be the final coding, or the length cannot
+    // be told (400, never 501: the client is at fault). With both headers
+    // the request is a smuggling attempt or a broken client: 400 too.
+    let body = match (codings.last().map(String::as_str), content_length) {
+        (None, _) if te_seen => return Err(HeadError::Malformed("empty Transfer-Encoding")),
+        (None, n) => BodyFraming::Length(n.unwrap_or(0)),
+        (Some(_), Some(_)) => return Err(HeadError::Malformed("both Transfer-Encoding and Content-Length")),
+        (Some("chunked"), None) => BodyFraming::Chunked,
+        (Some(_), None) => return Err(HeadError::Malformed("Transfer-Encoding does not end with chunked")),
+    };
+    // A transfer coding in HTTP/1.0 is faulty framing: answer, then close.
+    if body == BodyFraming::Chunked && minor_version == 0 {
+        keep_alive = false;
     }
     let target = req.path.unwrap_or("/");
     let target = strip_absolute_form(target);
@@ -90,7 +119,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
         query,
         minor_version,
         keep_alive,
-        content_length,
+        body,
     };
     Ok(Some((request, n)))
 }
@@ -251,7 +280,33 @@ mod tests {
         assert!(matches!(parse("\x16\x03\x01\x02\x00\x01\x00"), Err(HeadError::Malformed(_))));
         assert!(matches!(parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Err(HeadError::Malformed(_))));
         assert!(matches!(parse("GET / HTTP/1.1\r\nNoColon\r\n\r\n"), Err(HeadError::Malformed(_))));
-        assert_eq!(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(HeadError::ChunkedBody));
+    }
+
+    #[test]
+    fn body_framing() {
+        let framing = |s: &str| parse(s).map(|r| r.map(|(req, _)| (req.body, req.keep_alive)));
+        let ok = |b, ka| Ok(Some((b, ka)));
+        assert_eq!(framing("GET / HTTP/1.1\r\n\r\n"), ok(BodyFraming::Length(0), true));
+        assert_eq!(framing("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"), ok(BodyFraming::Length(5), true));
+        assert_eq!(framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), ok(BodyFraming::Chunked, true));
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n"),
+            ok(BodyFraming::Chunked, true)
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            ok(BodyFraming::Chunked, false),
+            "HTTP/1.0 with a transfer coding: close after"
+        );
+        for bad in [
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        ] {
+            assert!(matches!(framing(bad), Err(HeadError::Malformed(_))), "{bad:?}");
+        }
     }
 
     #[test]
