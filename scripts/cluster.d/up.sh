@@ -228,6 +228,10 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.grpc.v1.
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # This VM withholds CAP_SYS_RESOURCE even from root, so runc may not lower
+  # oom_score_adj to the kubelet's -998 ("failed to update
+  # /proc/self/oom_score_adj: Permission denied"): clamp it instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -258,6 +262,13 @@ pause_tar=$dir/containerd/pause.tar
 ctr --address "$sock" -n k8s.io images import "$pause_tar" >/dev/null || fail "could not import the pause image"
 
 # ---- kubelet ----
+# The DaemonSet mounts / with mountPropagation HostToContainer, which needs /
+# to be a shared mount, as systemd makes it on every ordinary host. This VM
+# has no systemd and / is private: make it shared (that mount only, not
+# recursive) and let `down` make it private again.
+if ! awk '$5 == "/" {print $7}' /proc/self/mountinfo | grep -q shared; then
+    mount --make-shared / && touch "$dir/made-root-shared"
+fi
 cat >"$dir/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
