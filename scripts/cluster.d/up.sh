@@ -3,7 +3,9 @@
 # a child of this script's caller in its own session (setsid), its pid written
 # to DIR/pids/NAME, its log to DIR/logs/NAME.log; `down` stops them by pid.
 # Tunables (environment): NODE_MONITOR_GRACE_PERIOD (controller-manager,
-# default 20s; Kubernetes' own default is 40s), CLUSTER_NODE (node name,
+# default 40s, as Kubernetes; a shorter one is overtaken by the ~23 s graceful
+# shutdown of a SIGTERMed kube-apiserver, during which heartbeats fail),
+# CLUSTER_NODE (node name,
 # default hnre-node).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 dir=$1
 node=${CLUSTER_NODE:-hnre-node}
-grace=${NODE_MONITOR_GRACE_PERIOD:-20s}
+grace=${NODE_MONITOR_GRACE_PERIOD:-40s}
 # There is no kube-proxy. The `kubernetes` Service gets the first address of
 # the service range and port 443: with the range 127.0.0.0/24 and the API
 # server on 127.0.0.1:443, a pod's in-cluster config (KUBERNETES_SERVICE_HOST

@@ -330,7 +330,8 @@ impl Watcher {
     fn forbidden(&mut self, verb: &str, why: &str) {
         if self.watched && self.forbidden_streak < FORBIDDEN_RETRIES {
             self.forbidden_streak += 1;
-            return self.failed(&format!("{verb} forbidden, retrying (an API server that just started may): {why}"), None);
+            return self
+                .failed(&format!("{verb} forbidden, retrying (an API server that just started may): {why}"), None);
         }
         if !self.poll_logged {
             log::warn(&format!(
