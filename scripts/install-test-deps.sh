@@ -8,16 +8,21 @@ set -eu
 # prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
 # is never started. buildah, keepalived, musl-tools, mount, systemd:
 # tests/packaging.rs (image, keepalived example, static build, chroot,
-# systemd-analyze verify). containernetworking-plugins, openssl: the real
-# cluster of scripts/cluster (loopback CNI plugin; its certificates), which
-# also uses containerd and buildah (pause image) and builds Kubernetes with
-# the Go toolchain at /usr/local/go (not a Debian package: it must be there).
+# systemd-analyze verify). chromium: tests/status_browser.rs loads the status
+# page in headless Chromium (and scripts/status-screenshot); tmux:
+# tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:
+# legible text in those screenshots. containernetworking-plugins, openssl: the
+# real cluster of scripts/cluster (loopback CNI plugin; its certificates),
+# which also uses containerd and buildah (pause image) and builds Kubernetes
+# with the Go toolchain at /usr/local/go (not a Debian package: it must be there).
 PACKAGES="
 buildah
+chromium
 containerd
 containernetworking-plugins
 openssl
 dnsmasq-base
+fonts-dejavu-core
 haproxy
 iproute2
 keepalived
@@ -25,6 +30,7 @@ mount
 musl-tools
 prometheus
 systemd
+tmux
 util-linux
 "
 # kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any

@@ -129,7 +129,10 @@ pub fn start(config: &Config) -> Arc<NodeStore> {
     let store = Arc::new(NodeStore::new(&config.node_name));
     let creds = credentials::discover(config);
     match &creds {
-        Ok(api) => crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin)),
+        Ok(api) => {
+            crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin));
+            store.set_api_server(&api.server);
+        }
         Err(why) => {
             crate::log::warn(&format!("no Kubernetes credentials: {why}; API checks fail until they appear"));
             store.update(|s| s.no_credentials = Some(why.clone()));

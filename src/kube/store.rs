@@ -4,7 +4,7 @@
 //! statistics for /metrics.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use super::{NodeState, Presence};
@@ -14,6 +14,8 @@ pub struct NodeStore {
     generation: Mutex<u64>,
     changed: Condvar,
     stats: WatchStats,
+    /// The API server the watcher talks to, once credentials name one.
+    api_server: OnceLock<String>,
 }
 
 /// Why a watch ended and another one was opened.
@@ -121,7 +123,17 @@ impl NodeStore {
             generation: Mutex::new(0),
             changed: Condvar::new(),
             stats: WatchStats::default(),
+            api_server: OnceLock::new(),
         }
+    }
+
+    /// The API server URL (for the status page), once credentials were found.
+    pub fn api_server(&self) -> Option<&str> {
+        self.api_server.get().map(String::as_str)
+    }
+
+    pub(crate) fn set_api_server(&self, server: &str) {
+        let _ = self.api_server.set(server.to_string());
     }
 
     /// The current snapshot; never blocks on the API.

@@ -62,6 +62,7 @@ pub fn run(store: Arc<NodeStore>, config: Config, first: Result<ApiConfig, Strin
                 match &creds {
                     Ok(api) => {
                         log::info(&format!("Kubernetes credentials found: {} via {}", api.server, api.origin));
+                        store.set_api_server(&api.server);
                         store.update(|s| s.no_credentials = None);
                     }
                     Err(why) => store.update(|s| s.no_credentials = Some(why.clone())),
