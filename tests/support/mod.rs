@@ -11,6 +11,7 @@ pub mod lb_rig;
 pub mod manifests;
 pub mod raw_http;
 pub mod reaction;
+pub mod real_cluster;
 pub mod repo;
 pub mod service;
 pub mod status_rig;
