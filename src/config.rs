@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use crate::checks;
 
+mod service_ref;
+pub use service_ref::{ServiceRef, parse_service_refs};
+
 /// One configuration knob.
 pub struct Knob {
     pub env: &'static str,
@@ -74,6 +77,11 @@ pub const KNOBS: &[Knob] = &[
         "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad",
     ),
     knob("NODE_ELIGIBLE_IGNORE_CORDON", "false", "node_eligible passes on a cordoned (spec.unschedulable) node"),
+    knob(
+        "SERVICE_ENDPOINTS",
+        "",
+        "Services (namespace/name,…) service_endpoints requires a ready, non-terminating endpoint of on this node (EndpointSlice watch)",
+    ),
     // --- host checks (filesystem_ro, disk_pressure, network)
     knob("HOST_ROOT", "/", "Where the host's / is mounted (container: /host/root); host paths are read below it"),
     knob("HOST_PROC", "/proc", "Where the host's /proc is mounted (container: /host/proc, with hostPID)"),
@@ -419,6 +427,7 @@ pub struct Config {
     /// `None` = default rule (any non-Ready condition that is True is bad).
     pub custom_conditions: Option<Vec<checks::ConditionRule>>,
     pub node_eligible_ignore_cordon: bool,
+    pub service_endpoints: Vec<ServiceRef>,
     pub agent_port: Option<u16>,
     pub agent_checks: Vec<&'static str>,
     pub tls: Option<TlsFiles>,
@@ -488,6 +497,18 @@ impl Config {
             "" => default_agent_checks(&default_checks),
             _ => raw.check_names("AGENT_CHECKS")?,
         };
+        let service_endpoints = parse_service_refs(raw.str("SERVICE_ENDPOINTS"))
+            .map_err(|why| bad("SERVICE_ENDPOINTS", raw.str("SERVICE_ENDPOINTS"), &why))?;
+        // A check every probe runs that could only ever fail is a mistake
+        // worth refusing at start (a ?check= request still gets a reason).
+        for env in ["DEFAULT_CHECKS", "AGENT_CHECKS"] {
+            let listed = if env == "DEFAULT_CHECKS" { &default_checks } else { &agent_checks };
+            if service_endpoints.is_empty() && listed.contains(&"service_endpoints") {
+                return Err(ConfigError(format!(
+                    "SERVICE_ENDPOINTS is empty but {env} runs service_endpoints: list the Services, e.g. SERVICE_ENDPOINTS=ingress-nginx/ingress-nginx-controller"
+                )));
+            }
+        }
         Ok(Config {
             node_name,
             node_name_source,
@@ -516,6 +537,7 @@ impl Config {
             custom_conditions: checks::parse_condition_rules(raw.str("CUSTOM_CONDITIONS"))
                 .map_err(|why| bad("CUSTOM_CONDITIONS", raw.str("CUSTOM_CONDITIONS"), &why))?,
             node_eligible_ignore_cordon: raw.bool("NODE_ELIGIBLE_IGNORE_CORDON")?,
+            service_endpoints,
             agent_port,
             agent_checks,
             tls: tls_files(raw)?,
@@ -786,6 +808,10 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "x")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "25001")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "nope")], "AGENT_CHECKS"),
+            (&[("NODE_NAME", "n1"), ("SERVICE_ENDPOINTS", "traefik")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("SERVICE_ENDPOINTS", "kube-system/Traefik")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "service_endpoints")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "node_ready,service_endpoints")], "SERVICE_ENDPOINTS"),
             (&[("NODE_NAME", "n1"), ("TLS_CERT_FILE", "/c")], "TLS_KEY_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_KEY_FILE", "/k")], "TLS_CERT_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_CLIENT_CA_FILE", "/ca")], "TLS_CERT_FILE"),

@@ -22,6 +22,7 @@ mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
 mod okd_router;
+pub mod service_endpoints;
 
 pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
@@ -119,6 +120,9 @@ pub struct Ctx {
     pub host: crate::host::HostPaths,
     /// The Node snapshot the API-backed checks read (kube::start).
     pub node: std::sync::Arc<crate::kube::NodeStore>,
+    /// The EndpointSlice snapshots of the SERVICE_ENDPOINTS Services, in
+    /// their order (kube::start_services; empty when none is listed).
+    pub services: Vec<std::sync::Arc<crate::kube::SliceStore>>,
 }
 
 impl Ctx {
@@ -126,7 +130,8 @@ impl Ctx {
     pub fn new(config: Config) -> Ctx {
         let host = crate::host::HostPaths::from_config(&config);
         let node = crate::kube::start(&config);
-        Ctx { config, host, node }
+        let services = crate::kube::start_services(&config);
+        Ctx { config, host, node, services }
     }
 
     /// Before a one-shot run (`check` subcommand) or before listening: wait,
@@ -135,6 +140,9 @@ impl Ctx {
     pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
         if names.iter().filter_map(|n| find(n)).any(|c| c.exec == Exec::Snapshot) {
             self.node.wait_first(deadline);
+            for s in &self.services {
+                s.wait_until(deadline, |s| s.settled());
+            }
         }
     }
 }
@@ -172,6 +180,7 @@ pub static REGISTRY: &[Check] = &[
     filesystem_ro::CHECK,
     disk_pressure::CHECK,
     network::CHECK,
+    service_endpoints::CHECK,
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {
