@@ -88,7 +88,7 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     }
     let metrics = Arc::new(Metrics::new());
     let ctx = Arc::new(Ctx::new(config));
-    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone()));
+    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone(), ctx.services.clone()));
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),
