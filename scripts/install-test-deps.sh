@@ -8,11 +8,16 @@ set -eu
 # prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
 # is never started. buildah, keepalived, musl-tools, mount, systemd:
 # tests/packaging.rs (image, keepalived example, static build, chroot,
-# systemd-analyze verify).
+# systemd-analyze verify). chromium: tests/status_browser.rs loads the status
+# page in headless Chromium (and scripts/status-screenshot); tmux:
+# tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:
+# legible text in those screenshots.
 PACKAGES="
 buildah
+chromium
 containerd
 dnsmasq-base
+fonts-dejavu-core
 haproxy
 iproute2
 keepalived
@@ -20,6 +25,7 @@ mount
 musl-tools
 prometheus
 systemd
+tmux
 util-linux
 "
 # kubectl renders deploy/ (kubectl kustomize). The machine's own kubectl (any

@@ -399,6 +399,8 @@ pub enum LogFormat {
 /// The validated, immutable configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Every knob's effective string, in `KNOBS` order (for the status page).
+    pub effective: Vec<(&'static str, String)>,
     pub node_name: String,
     pub node_name_source: NodeNameSource,
     pub listen_address: Option<IpAddr>,
@@ -510,6 +512,7 @@ impl Config {
             }
         }
         Ok(Config {
+            effective: raw.effective(),
             node_name,
             node_name_source,
             listen_address,
@@ -706,6 +709,11 @@ impl Raw {
     pub fn summary(&self) -> String {
         KNOBS.iter().map(|k| format!("{}={}", k.env, self.str(k.env))).collect::<Vec<_>>().join(" ")
     }
+
+    /// `(variable, effective value)` of every knob, in `KNOBS` order.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        KNOBS.iter().map(|k| (k.env, self.str(k.env).to_string())).collect()
+    }
 }
 
 /// A valid config for unit tests: defaults plus `NODE_NAME=test-node`, with
@@ -727,6 +735,9 @@ pub fn help_text() -> String {
         "    harmony-node-readiness-endpoint [--flag VALUE]...          serve HTTP\n",
         "    harmony-node-readiness-endpoint check [--check a,b] [...]  run checks once, print JSON,\n",
         "                                                               exit 0 ready / 1 not ready / 2 usage\n",
+        "    harmony-node-readiness-endpoint status [--url URL]         print the running service's status\n",
+        "                                                               (default http://127.0.0.1:25001), exit 0 ready /\n",
+        "                                                               1 not ready / 2 unreachable\n",
         "    harmony-node-readiness-endpoint --help | --version\n\n",
         "Every option is an environment variable or the matching flag (the flag wins):\n\n",
     ));

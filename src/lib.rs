@@ -11,6 +11,7 @@ pub mod app;
 pub mod checks;
 pub mod config;
 pub mod cri;
+pub mod history;
 pub mod host;
 pub mod kube;
 pub mod log;
@@ -19,6 +20,7 @@ pub mod net;
 pub mod runner;
 pub mod sd_notify;
 pub mod server;
+pub mod status_cli;
 pub mod sys;
 #[cfg(test)]
 mod testutil;

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::checks::{self, Check, Ctx, Exec, Outcome};
+use crate::history::History;
 use crate::log;
 use crate::metrics::Metrics;
 
@@ -55,6 +56,8 @@ pub struct Runner {
     slots: Vec<Arc<Mutex<Slot>>>,
     registry: &'static [Check],
     metrics: Arc<Metrics>,
+    /// Last results and transitions, for the status page and /metrics.
+    history: Arc<History>,
 }
 
 enum Joined {
@@ -79,7 +82,15 @@ impl Runner {
     /// A runner over another table of checks (tests use fake checks).
     pub fn with_registry(ctx: Arc<Ctx>, metrics: Arc<Metrics>, registry: &'static [Check]) -> Runner {
         let slots = registry.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
-        Runner { ctx, slots, registry, metrics }
+        let history = Arc::new(History::new(registry.iter().map(|c| c.name)));
+        let h = history.clone();
+        metrics.add_renderer(Box::new(move |out: &mut String| h.render_metrics(out)));
+        Runner { ctx, slots, registry, metrics, history }
+    }
+
+    /// What requests saw of each check; reading it never runs one.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     pub fn ctx(&self) -> &Ctx {
@@ -107,18 +118,23 @@ impl Runner {
             .into_iter()
             .map(|(idx, timeout, joined)| {
                 let name = self.registry[idx].name;
-                let (outcome, duration) = match joined {
-                    Joined::Inline => self.run_inline(idx, now + timeout),
-                    Joined::Cached(done) => (done.outcome.clone(), done.duration),
+                let (outcome, duration, finished) = match joined {
+                    Joined::Inline => {
+                        let (outcome, duration) = self.run_inline(idx, now + timeout);
+                        (outcome, duration, Instant::now())
+                    }
+                    Joined::Cached(done) => (done.outcome.clone(), done.duration, done.finished),
                     Joined::Flight(flight) => match wait(&flight, now + timeout) {
-                        Some(done) => (done.outcome.clone(), done.duration),
+                        Some(done) => (done.outcome.clone(), done.duration, done.finished),
                         None => {
                             self.metrics.check_timed_out(name);
-                            (Outcome::unknown(timeout_reason(timeout, flight.started, now)), timeout)
+                            let reason = timeout_reason(timeout, flight.started, now);
+                            (Outcome::unknown(reason), timeout, Instant::now())
                         }
                     },
                 };
                 self.note_verdict(idx, &outcome);
+                self.history.record(name, &outcome, duration, finished);
                 CheckResult { name, outcome, duration }
             })
             .collect()
@@ -384,6 +400,41 @@ mod tests {
         let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
         let verdicts: Vec<bool> = (0..4).map(|_| r.run(&["node_ready"])[0].outcome.passed()).collect();
         assert_eq!(verdicts, [true, false, true, false]);
+    }
+
+    #[test]
+    fn results_requests_got_are_the_history_timeouts_included() {
+        static GATE: Gate = Gate::new();
+        fn hang(_: &Ctx, _: Instant) -> Outcome {
+            GATE.wait(Duration::from_secs(30));
+            Outcome::Pass
+        }
+        fn fine(_: &Ctx, _: Instant) -> Outcome {
+            Outcome::Pass
+        }
+        static REG: &[Check] = &[
+            Check { name: "kubelet", exec: Exec::Probe, run: hang },
+            Check { name: "node_ready", exec: Exec::Snapshot, run: fine },
+        ];
+        let r = runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]);
+        r.run(&["node_ready", "kubelet"]);
+        GATE.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !r.run(&["kubelet"])[0].outcome.passed() {
+            assert!(Instant::now() < deadline, "check never recovered");
+        }
+        use crate::history::State;
+        let ring: Vec<_> = r.history().transitions().iter().map(|t| (t.check, t.from, t.to)).collect();
+        assert_eq!(
+            ring,
+            [
+                ("kubelet", State::Unknown, State::Pass),
+                ("kubelet", State::NotRun, State::Unknown),
+                ("node_ready", State::NotRun, State::Pass)
+            ]
+        );
+        assert_eq!(r.history().transitions()[1].reason.as_deref(), Some("timed out after 50 ms"));
+        assert!(r.metrics().render().contains("node_readiness_check_transitions_total{check=\"kubelet\"} 1"));
     }
 
     #[test]

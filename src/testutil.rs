@@ -30,3 +30,12 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The README's ```json or ```text block of "### Status page", so that
+/// its examples are checked against the code.
+pub fn readme_block(lang: &str) -> &'static str {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("### Status page").expect("README section")..];
+    let start = section.find(&format!("```{lang}\n")).expect("README block") + lang.len() + 4;
+    &section[start..start + section[start..].find("```").unwrap()]
+}

@@ -26,6 +26,40 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Parses what [`rfc3339`] writes (`2026-11-25T12:00:00.123Z`; the
+/// fraction is optional), for the `status` subcommand. `None` otherwise.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let num = |t: &str| -> Option<u64> { t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse().ok())? };
+    let mut d = date.splitn(3, '-').map(num);
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':').map(num);
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 || y < 1970 {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<3}")[..3].parse().ok()? };
+    let days = days_from_civil(y as i64, m as u32, day as u32);
+    let secs = days as u64 * 86_400 + h * 3600 + min * 60 + sec;
+    Some(UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + millis))
+}
+
+/// (year, month, day) → days since 1970-01-01; inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// HTTP `Date` value, e.g. `Wed, 25 Nov 2026 12:00:00 GMT` (RFC 9110 §5.6.7).
 pub fn http_date(t: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -54,6 +88,18 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
         assert_eq!(rfc3339(t), "2026-11-18T11:06:40.123Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn parses_what_it_writes() {
+        for ms in [0u64, 951_782_400_000, 1_795_000_000_123, 4_102_444_799_999] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{}", rfc3339(t));
+        }
+        assert_eq!(parse_rfc3339("2026-11-18T11:06:40Z"), Some(UNIX_EPOCH + Duration::from_secs(1_795_000_000)));
+        for bad in ["", "2026-11-18T11:06:40", "2026-13-01T00:00:00Z", "2026-11-18 11:06:40Z", "x-1-1T0:0:0Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -72,7 +72,9 @@ fn readme_examples_ready_and_not_ready() {
 fn every_response_carries_the_contract_headers() {
     let (kubelet, router) = (FakeHttp::start(ok()), FakeHttp::start(ok()));
     let svc = service_with(&kubelet, &router, &[]);
-    for path in ["/health?check=kubelet", "/livez", "/metrics", "/nope", "/health?check=bogus"] {
+    for path in
+        ["/health?check=kubelet", "/livez", "/metrics", "/nope", "/health?check=bogus", "/", "/status?format=json"]
+    {
         let r = svc.get(path);
         assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");

@@ -60,8 +60,9 @@ pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, timeout: Duration, d
 
 /// Loopback services (kubelet, router) usually present self-signed
 /// certificates: without a CA file, verification is off for loopback hosts
-/// only; other hosts are verified against the built-in web roots.
-fn tls_config(url: &str, ca_file: Option<&Path>) -> Result<TlsConfig, String> {
+/// only; other hosts are verified against the built-in web roots. The
+/// `status` subcommand reaches this service's HTTPS listener the same way.
+pub(crate) fn tls_config(url: &str, ca_file: Option<&Path>) -> Result<TlsConfig, String> {
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
         let certs: Vec<_> = ureq::tls::parse_pem(&pem)

@@ -12,7 +12,7 @@ mod disk_pressure;
 mod filesystem_ro;
 mod kube_proxy;
 mod kubelet;
-mod local_http;
+pub(crate) mod local_http;
 mod network;
 mod network_dns;
 mod network_gateway;

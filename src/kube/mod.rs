@@ -204,8 +204,9 @@ fn spawn<R: resource::Resource>(
     thread: &str,
 ) {
     use resource::ApiState;
-    if let Err(why) = &creds {
-        store.update(|s| s.set_no_credentials(Some(why.clone())));
+    match &creds {
+        Ok(api) => store.set_api_server(&api.server),
+        Err(why) => store.update(|s| s.set_no_credentials(Some(why.clone()))),
     }
     let (s, cfg) = (store.clone(), config.clone());
     let spawned = std::thread::Builder::new().name(thread.into()).spawn(move || watch::run(resource, s, cfg, creds));

@@ -5,7 +5,7 @@
 //! Service has a `Store<SliceState>`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use super::{NodeState, Presence};
@@ -15,6 +15,8 @@ pub struct Store<S> {
     generation: Mutex<u64>,
     changed: Condvar,
     stats: WatchStats,
+    /// The API server the watcher talks to, once credentials name one.
+    api_server: OnceLock<String>,
 }
 
 /// Why a watch ended and another one was opened.
@@ -139,7 +141,17 @@ impl<S: Clone> Store<S> {
             generation: Mutex::new(0),
             changed: Condvar::new(),
             stats: WatchStats::default(),
+            api_server: OnceLock::new(),
         }
+    }
+
+    /// The API server URL (for the status page), once credentials were found.
+    pub fn api_server(&self) -> Option<&str> {
+        self.api_server.get().map(String::as_str)
+    }
+
+    pub(crate) fn set_api_server(&self, server: &str) {
+        let _ = self.api_server.set(server.to_string());
     }
 
     /// The current snapshot; never blocks on the API.

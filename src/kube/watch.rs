@@ -61,6 +61,7 @@ pub fn run<R: Resource>(resource: R, store: Arc<Store<R::State>>, config: Config
                 match &creds {
                     Ok(api) => {
                         log::info(&format!("Kubernetes credentials found: {} via {}", api.server, api.origin));
+                        store.set_api_server(&api.server);
                         store.update(|s| s.set_no_credentials(None));
                     }
                     Err(why) => store.update(|s| s.set_no_credentials(Some(why.clone()))),

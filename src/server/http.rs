@@ -27,6 +27,8 @@ pub struct Request {
     pub minor_version: u8,
     pub keep_alive: bool,
     pub body: BodyFraming,
+    /// The `Accept` header (the status page answers JSON when asked for it).
+    pub accept: Option<String>,
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).
@@ -68,6 +70,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
     let mut content_length: Option<u64> = None;
     let mut codings: Vec<String> = Vec::new();
     let mut te_seen = false;
+    let mut accept = None;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in String::from_utf8_lossy(h.value).split(',') {
@@ -91,6 +94,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
             let value = std::str::from_utf8(h.value).map_err(|_| HeadError::Malformed("invalid Transfer-Encoding"))?;
             te_seen = true;
             codings.extend(value.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()));
+        } else if h.name.eq_ignore_ascii_case("accept") {
+            accept = Some(String::from_utf8_lossy(h.value).into_owned());
         }
     }
     // RFC 9112 §6.3: chunked must be the final coding, or the length cannot
@@ -108,7 +113,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
         keep_alive = false;
     }
     let target = req.path.unwrap_or("/");
-    let target = strip_absolute_form(target);
+    let target = strip_absolute_form(target).ok_or(HeadError::Malformed("absolute URI without a host"))?;
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q.to_string())),
         None => (target, None),
@@ -120,18 +125,24 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
         minor_version,
         keep_alive,
         body,
+        accept,
     };
     Ok(Some((request, n)))
 }
 
 /// `http://host:port/health?x` → `/health?x` (absolute-form, RFC 9112 §3.2.2).
-fn strip_absolute_form(target: &str) -> &str {
+/// `None` for `http://` without a host, which RFC 9110 §4.2.1 makes invalid
+/// (it must not become a request for `/`, the status page).
+fn strip_absolute_form(target: &str) -> Option<&str> {
     for scheme in ["http://", "https://"] {
         if let Some(rest) = target.strip_prefix(scheme) {
-            return rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+            if rest.find(['/', '?', '#']).unwrap_or(rest.len()) == 0 {
+                return None;
+            }
+            return Some(rest.find('/').map(|i| &rest[i..]).unwrap_or("/"));
         }
     }
-    target
+    Some(target)
 }
 
 /// Why a query string could not be decoded.
@@ -314,6 +325,10 @@ mod tests {
         let (req, _) = parse("GET http://10.0.0.1:25001/health?check=a HTTP/1.1\r\n\r\n").unwrap().unwrap();
         assert_eq!(req.path, "/health");
         assert_eq!(req.query.as_deref(), Some("check=a"));
+        let path = |t: &str| parse(&format!("GET {t} HTTP/1.1\r\n\r\n")).map(|r| r.unwrap().0.path);
+        assert_eq!(path("http://10.0.0.1:25001").as_deref(), Ok("/"));
+        assert!(matches!(path("http://"), Err(HeadError::Malformed(_))), "no host: not the status page");
+        assert!(matches!(path("https:///health"), Err(HeadError::Malformed(_))));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub mod chunked;
 pub mod http;
 pub mod report;
 pub mod routes;
+pub mod status_page;
+pub mod status_report;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
 //! Request → response: `/health` (check selection, runner, report), `/livez`,
-//! `/metrics`, and JSON 400/404/405 for everything else.
+//! `/metrics`, the status page (`/`, `/status`), and JSON 400/404/405 for
+//! everything else.
 
 use crate::checks;
 use crate::runner::Runner;
@@ -15,8 +16,9 @@ pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
         "/health" => "/health",
         "/livez" => "/livez",
         "/metrics" => "/metrics",
+        "/" | "/status" => "/status",
         _ => {
-            let body = report::error(&format!("no such path; try {}", "/health, /livez or /metrics"), None);
+            let body = report::error("no such path; try /health, /livez, /metrics or /status", None);
             return (Response::json(404, body), "other");
         }
     };
@@ -33,6 +35,7 @@ pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
             Err(resp) => resp,
         },
         "/livez" => Response::text(200, "ok\n"),
+        "/status" => super::status_page::handle(req, runner),
         _ => {
             let mut resp = Response::text(200, runner.metrics().render());
             resp.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -11,6 +11,7 @@ pub mod lb_rig;
 pub mod raw_http;
 pub mod reaction;
 pub mod service;
+pub mod status_rig;
 pub mod tls_files;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,377 @@
+//! `harmony-node-readiness-endpoint status [--url URL]`: fetches
+//! `/status?format=json` from the running service and prints it as a
+//! terminal table (checks, state, since, reason, the last transitions).
+//! Exit status: 0 ready, 1 not ready, 2 the service cannot be reached (or
+//! answers something that is not its status). Colour only on a terminal,
+//! and never with `NO_COLOR` set.
+//!
+//! It reads the public JSON like any other client would (its own structs,
+//! unknown fields ignored), and every string from the service is stripped
+//! of control characters before it reaches the terminal: Node condition
+//! messages are set by whoever may patch the Node, and an escape sequence
+//! in one must not rewrite the operator's screen.
+
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::server::status_report::human_duration;
+use crate::timefmt;
+
+/// Where the service listens by default (LISTEN_PORT's default, loopback).
+pub const DEFAULT_URL: &str = "http://127.0.0.1:25001";
+/// The whole exchange; the page is built from memory, so this is generous.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest body read (the JSON is well below: see status_report).
+const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// Transitions printed (the service keeps 100; /status shows them all).
+const SHOWN_TRANSITIONS: usize = 15;
+
+#[derive(Deserialize)]
+struct Status {
+    node: String,
+    version: String,
+    generated_at: String,
+    started_at: String,
+    ready: bool,
+    default_checks: Vec<String>,
+    checks: Vec<Check>,
+    node_state: NodeState,
+    transitions: Vec<Transition>,
+}
+
+#[derive(Deserialize)]
+struct Check {
+    name: String,
+    state: String,
+    reason: Option<String>,
+    since: Option<String>,
+    last_run: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NodeState {
+    source: String,
+    presence: String,
+    api_server: Option<String>,
+    age_seconds: Option<u64>,
+    last_error: Option<String>,
+    watch_restarts: u64,
+}
+
+#[derive(Deserialize)]
+struct Transition {
+    at: String,
+    check: String,
+    from: String,
+    to: String,
+    reason: Option<String>,
+}
+
+/// Runs the subcommand on its arguments (after `status`); returns the exit
+/// status. A usage error is a [`ConfigError`] (exit 2, one line).
+pub fn run(args: &[String]) -> Result<i32, ConfigError> {
+    let url = parse_args(args)?;
+    let Some(url) = url else {
+        print!("{}", usage());
+        return Ok(0);
+    };
+    let endpoint = status_url(&url);
+    let status = match fetch(&endpoint) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("harmony-node-readiness-endpoint status: {endpoint}: {why}");
+            return Ok(2);
+        }
+    };
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    let text = render(&status, &Style { colour });
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Ok(if status.ready { 0 } else { 1 })
+}
+
+fn usage() -> String {
+    format!(
+        "usage: harmony-node-readiness-endpoint status [--url URL]\n\
+         Prints the status of the running service (GET URL/status?format=json) as a table.\n\
+         URL defaults to {DEFAULT_URL}. Exit status: 0 ready, 1 not ready, 2 unreachable.\n"
+    )
+}
+
+/// `Ok(None)`: help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<String>, ConfigError> {
+    let mut url = DEFAULT_URL.to_string();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--url" => url = it.next().ok_or_else(|| ConfigError("option --url needs a value".into()))?.clone(),
+            a if a.starts_with("--url=") => url = a["--url=".len()..].to_string(),
+            a => return Err(ConfigError(format!("unexpected argument {a:?} for status (usage: status [--url URL])"))),
+        }
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError(format!("invalid --url {url:?}: expected http://host:port or https://host:port")));
+    }
+    Ok(Some(url))
+}
+
+/// The JSON endpoint under a base URL (`http://h:p`, `http://h:p/` or the
+/// page's own URL `http://h:p/status`).
+fn status_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/status").unwrap_or(base);
+    format!("{base}/status?format=json")
+}
+
+fn fetch(url: &str) -> Result<Status, String> {
+    let tls = crate::checks::local_http::tls_config(url, None)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .user_agent(concat!("harmony-node-readiness-endpoint-status/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build()
+        .into();
+    let mut resp = agent.get(url).header("Accept", "application/json").call().map_err(|e| match e {
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused (is the service running?)".into(),
+            _ => io.to_string(),
+        },
+        ureq::Error::Timeout(_) => format!("no answer within {} s", TIMEOUT.as_secs()),
+        other => other.to_string(),
+    })?;
+    let code = resp.status().as_u16();
+    if code != 200 {
+        return Err(format!("answered HTTP {code}, not the status (is this harmony-node-readiness-endpoint?)"));
+    }
+    let mut body = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(MAX_BODY_BYTES)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("the answer is not the status JSON ({e})"))
+}
+
+/// ANSI styling, or none.
+struct Style {
+    colour: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn state(&self, state: &str) -> String {
+        let code = match state {
+            "pass" => "32",
+            "fail" => "1;31",
+            "unknown" => "33",
+            _ => "2",
+        };
+        self.paint(code, &state_label(state))
+    }
+}
+
+fn state_label(state: &str) -> String {
+    if state == "not-run" { "not run".into() } else { safe(state) }
+}
+
+/// Strips what could drive the terminal: control characters (escape
+/// sequences start with one) and bidirectional overrides.
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `12 s ago`, from the service's own clock (no skew with ours).
+fn ago(t: Option<&str>, now: Option<SystemTime>) -> String {
+    match (t.and_then(timefmt::parse_rfc3339), now) {
+        (Some(t), Some(now)) => format!("{} ago", human_duration(now.duration_since(t).unwrap_or_default())),
+        _ => "-".into(),
+    }
+}
+
+/// `2026-11-25 03:12:05Z`.
+fn short_time(t: &str) -> String {
+    let t = safe(t);
+    match t.get(..19) {
+        Some(head) if t.ends_with('Z') => format!("{}Z", head.replace('T', " ")),
+        _ => t,
+    }
+}
+
+/// Left-aligned columns; `widths` from the unstyled cells, the last
+/// column unpadded.
+fn table(style: &Style, header: &[&str], rows: &[Vec<(String, String)>]) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, (plain, _)) in row.iter().enumerate() {
+            widths[i] = widths[i].max(plain.chars().count());
+        }
+    }
+    let line = |cells: Vec<(String, String)>| {
+        let mut s = String::new();
+        for (i, (plain, shown)) in cells.into_iter().enumerate() {
+            s.push_str(&shown);
+            if i + 1 < n {
+                s.push_str(&" ".repeat(widths[i] - plain.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| (h.to_string(), style.paint("1", h))).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+fn render(s: &Status, style: &Style) -> String {
+    let now = timefmt::parse_rfc3339(&s.generated_at);
+    let mut out = String::new();
+    let verdict = if s.ready { style.paint("1;32", "READY") } else { style.paint("1;31", "NOT READY") };
+    let defaults = safe(&s.default_checks.join(","));
+    out.push_str(&format!("node {}: {verdict}  (last results of the default checks: {defaults})\n", safe(&s.node)));
+    let n = &s.node_state;
+    let age = match n.age_seconds {
+        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
+        None => "never confirmed".to_string(),
+    };
+    out.push_str(&format!(
+        "Node {}; source {}; state {age}; API {}; {} watch restarts{}\n",
+        safe(&n.presence),
+        safe(&n.source),
+        safe(n.api_server.as_deref().unwrap_or("-")),
+        n.watch_restarts,
+        n.last_error.as_deref().map(|e| format!("; last error: {}", safe(e))).unwrap_or_default(),
+    ));
+    out.push_str(&format!(
+        "service {} up {}, as of {}\n\n",
+        safe(&s.version),
+        ago(Some(&s.started_at), now).trim_end_matches(" ago"),
+        short_time(&s.generated_at)
+    ));
+    let rows: Vec<_> = s
+        .checks
+        .iter()
+        .map(|c| {
+            let cell = |t: String| (t.clone(), t);
+            vec![
+                cell(safe(&c.name)),
+                (state_label(&c.state), style.state(&c.state)),
+                cell(ago(c.since.as_deref(), now)),
+                cell(ago(c.last_run.as_deref(), now)),
+                cell(safe(c.reason.as_deref().unwrap_or(""))),
+            ]
+        })
+        .collect();
+    out.push_str(&table(style, &["CHECK", "STATE", "SINCE", "LAST RUN", "REASON"], &rows));
+    out.push('\n');
+    if s.transitions.is_empty() {
+        out.push_str("No transitions yet.\n");
+        return out;
+    }
+    let shown = s.transitions.len().min(SHOWN_TRANSITIONS);
+    out.push_str(&format!("Last transitions (newest first, {shown} of {}):\n", s.transitions.len()));
+    let rows: Vec<_> = s.transitions[..shown]
+        .iter()
+        .map(|t| {
+            let (from, to) = (state_label(&t.from), state_label(&t.to));
+            let change = (format!("{from} → {to}"), format!("{} → {}", style.state(&t.from), style.state(&t.to)));
+            let time = format!("{} ({})", short_time(&t.at), ago(Some(&t.at), now));
+            vec![(time.clone(), time), (safe(&t.check), safe(&t.check)), change, {
+                let r = safe(t.reason.as_deref().unwrap_or(""));
+                (r.clone(), r)
+            }]
+        })
+        .collect();
+    out.push_str(&table(style, &["TIME", "CHECK", "FROM → TO", "REASON"], &rows));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Status {
+        serde_json::from_str(
+            r#"{"node":"n1","version":"0.1.0","generated_at":"2026-11-25T03:14:05.000Z",
+            "started_at":"2026-11-25T03:00:00.000Z","ready":false,"default_checks":["node_ready"],
+            "checks":[{"name":"node_ready","state":"fail","reason":"KubeletNotReady: \u001b[2Jgone","duration_ms":0,
+              "last_run":"2026-11-25T03:14:04.000Z","since":"2026-11-25T03:12:05.000Z","transitions":1,"default":true},
+              {"name":"kubelet","state":"not-run","reason":null,"duration_ms":null,"last_run":null,"since":null,
+              "transitions":0,"default":false}],
+            "node_state":{"source":"watch","presence":"present","api_server":"https://192.0.2.1:6443",
+              "age_seconds":0,"last_error":null,"no_credentials":null,"watch_restarts":2,"watch_restarts_by_reason":{}},
+            "transitions":[{"at":"2026-11-25T03:12:05.000Z","check":"node_ready","from":"pass","to":"fail",
+              "reason":"KubeletNotReady"}],"config":{"NODE_NAME":"n1"}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_table_says_what_why_and_since_when() {
+        let text = render(&sample(), &Style { colour: false });
+        assert!(text.starts_with("node n1: NOT READY"), "{text}");
+        assert!(text.contains(
+            "Node present; source watch; state confirmed 0 s ago; API https://192.0.2.1:6443; 2 watch restarts"
+        ));
+        let row = text.lines().find(|l| l.starts_with("node_ready")).unwrap();
+        assert!(row.contains("fail") && row.contains("2 min 0 s ago") && row.contains("1 s ago"), "{row}");
+        assert!(row.contains("KubeletNotReady: \u{fffd}[2Jgone"), "escape stripped: {row:?}");
+        assert!(text.lines().any(|l| l.starts_with("kubelet") && l.contains("not run")), "{text}");
+        assert!(text.contains("2026-11-25 03:12:05Z (2 min 0 s ago)  node_ready  pass → fail"), "{text}");
+        assert!(!text.contains('\x1b'), "no colour off a terminal");
+        let coloured = render(&sample(), &Style { colour: true });
+        assert!(coloured.contains("\x1b[1;31mfail\x1b[0m"));
+        // Colour changes nothing else, alignment included.
+        let mut plain = String::new();
+        let mut rest = coloured.as_str();
+        while let Some(i) = rest.find('\x1b') {
+            plain.push_str(&rest[..i]);
+            rest = &rest[i + rest[i..].find('m').unwrap() + 1..];
+        }
+        plain.push_str(rest);
+        assert_eq!(plain, text);
+    }
+
+    #[test]
+    fn the_readme_example_is_what_the_command_prints() {
+        let status: Status = serde_json::from_str(crate::testutil::readme_block("json")).unwrap();
+        assert_eq!(render(&status, &Style { colour: false }), crate::testutil::readme_block("text"));
+    }
+
+    #[test]
+    fn arguments_and_urls() {
+        let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(args(&[]), Ok(Some(DEFAULT_URL.into())));
+        assert_eq!(args(&["--url", "http://[::1]:9"]), Ok(Some("http://[::1]:9".into())));
+        assert_eq!(args(&["--url=https://x:1"]), Ok(Some("https://x:1".into())));
+        assert_eq!(args(&["--help"]), Ok(None));
+        assert!(args(&["--url"]).is_err());
+        assert!(args(&["--url", "127.0.0.1:25001"]).is_err());
+        assert!(args(&["--check", "x"]).is_err());
+        assert_eq!(status_url("http://h:1"), "http://h:1/status?format=json");
+        assert_eq!(status_url("http://h:1/"), "http://h:1/status?format=json");
+        assert_eq!(status_url("http://h:1/status"), "http://h:1/status?format=json");
+    }
+}
