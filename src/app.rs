@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 
+use crate::checks::CheckId;
 use crate::checks::Ctx;
-use crate::config::{self, Command, Config, ConfigError, LogFormat, Raw};
+use crate::config::cli::{self, Command};
+use crate::config::{Config, ConfigError, LogFormat, Raw};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::server::{self, Limits, Shared};
@@ -62,10 +64,10 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
     if args.first().is_some_and(|a| a == "status") {
         return Ok(crate::status_cli::run(&args[1..])?);
     }
-    let (command, flags) = config::parse_args(args)?;
+    let (command, flags) = cli::parse_args(args)?;
     match command {
         Command::Help => {
-            print!("{}", config::help_text());
+            print!("{}", cli::help_text());
             return Ok(0);
         }
         Command::Version => {
@@ -91,8 +93,12 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
         sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     }
     let metrics = Arc::new(Metrics::new());
-    let ctx = Arc::new(Ctx::new(config));
-    metrics.add_renderer(crate::kube::metrics::renderer(ctx.node.clone(), ctx.services.clone()));
+    // The watchers keep the stores current in the background; the checks
+    // only read them.
+    let node = crate::kube::start(&config);
+    let services = crate::kube::start_services(&config);
+    metrics.add_renderer(crate::kube::metrics::renderer(node.clone(), services.clone()));
+    let ctx = Arc::new(Ctx::new(config, node, services));
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),
@@ -102,14 +108,13 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
 
 /// `check` subcommand: runs the checks once, prints the /health JSON,
 /// returns 0 when ready, 1 when not.
-fn check_once(runner: &Runner, names: Option<Vec<&'static str>>) -> i32 {
+fn check_once(runner: &Runner, ids: Option<Vec<CheckId>>) -> i32 {
     let ctx = runner.ctx();
-    let names = names.unwrap_or_else(|| ctx.config.default_checks.clone());
-    let longest = names.iter().map(|n| ctx.config.timeout_for(n)).max().unwrap_or_default();
-    ctx.prepare_one_shot(&names, Instant::now() + longest);
-    let results = runner.run(&names);
-    let (_, body) = report::health(&results);
-    print!("{}", String::from_utf8_lossy(&body));
+    let ids = ids.unwrap_or_else(|| ctx.config.default_checks.clone());
+    let longest = ids.iter().map(|&id| ctx.config.timeout_for(id)).max().unwrap_or_default();
+    ctx.prepare_one_shot(&ids, Instant::now() + longest);
+    let results = runner.run(&ids);
+    print!("{}", String::from_utf8_lossy(&report::health(&results)));
     if report::ready(&results) { 0 } else { 1 }
 }
 
@@ -135,7 +140,7 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     // first list a moment, so it does not answer "node state unknown" while
     // the old pod still knows. Bounded: an unreachable API delays start only
     // this long (the DaemonSet's minReadySeconds is longer).
-    let served: Vec<&str> = config.default_checks.iter().chain(&config.agent_checks).copied().collect();
+    let served: Vec<CheckId> = config.default_checks.iter().chain(&config.agent_checks).copied().collect();
     runner.ctx().prepare_one_shot(&served, Instant::now() + STARTUP_STATE_WAIT);
     let listener = server::bind(config.listen_address, config.listen_port).map_err(|e| {
         Error::Startup(format!("cannot listen on LISTEN_ADDRESS/LISTEN_PORT port {}: {e}", config.listen_port))
@@ -156,7 +161,9 @@ fn serve(runner: Arc<Runner>, raw: &Raw, tls: Option<Arc<ServerConfig>>) -> Resu
     if let Some(port) = config.agent_port {
         start_agent(config.listen_address, port, &shared)?;
     }
-    crate::sd_notify::ready();
+    if let Err(e) = sys::sd_notify::ready() {
+        log::warn_limited("sd_notify", &e);
+    }
     let fd = listener.as_raw_fd();
     let on_signal = shared.clone();
     std::thread::Builder::new()

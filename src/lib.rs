@@ -3,25 +3,23 @@
 //!
 //! The library holds everything; `main.rs` only calls [`app::run`]. The fuzz
 //! crate (`fuzz/`) depends on it for the parsers. Layers point one way:
-//! app → server → runner → checks → {kube, host, cri, net} → {config, log, sys}
-//! (no module imports one above it).
+//! app → server → runner → checks → {kube, host, cri, net} → {config, log,
+//! metrics} → {sys, timefmt}: no module imports one above it (tests/layers.rs).
 #![deny(unsafe_code)]
 
 pub mod app;
 pub mod checks;
 pub mod config;
 pub mod cri;
-pub mod history;
 pub mod host;
 pub mod kube;
 pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod runner;
-pub mod sd_notify;
 pub mod server;
 pub mod status_cli;
 pub mod sys;
-#[cfg(test)]
-mod testutil;
+#[doc(hidden)]
+pub mod testutil;
 pub mod timefmt;

@@ -7,8 +7,6 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::checks::Outcome;
-
 /// Upper bounds (seconds) of the check duration histogram.
 const DURATION_BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -65,12 +63,14 @@ impl Metrics {
         self.extra.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    pub fn check_finished(&self, check: &'static str, outcome: &Outcome, duration: Duration) {
+    /// One execution of `check` ended: `kind` is its outcome's label (pass,
+    /// fail, unknown).
+    pub fn check_finished(&self, check: &'static str, passed: bool, kind: &'static str, duration: Duration) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let stats = inner.checks.entry(check).or_default();
-        stats.passed = outcome.passed();
+        stats.passed = passed;
         stats.duration.observe(duration.as_secs_f64());
-        *stats.runs.entry(outcome.kind()).or_default() += 1;
+        *stats.runs.entry(kind).or_default() += 1;
     }
 
     /// A request stopped waiting for `check` at its deadline (the execution
@@ -167,8 +167,8 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative() {
         let m = Metrics::new();
-        m.check_finished("kubelet", &Outcome::Pass, Duration::from_millis(3));
-        m.check_finished("kubelet", &Outcome::fail("x"), Duration::from_millis(300));
+        m.check_finished("kubelet", true, "pass", Duration::from_millis(3));
+        m.check_finished("kubelet", false, "fail", Duration::from_millis(300));
         let text = m.render();
         assert!(text.contains("node_readiness_check_passed{check=\"kubelet\"} 0"), "{text}");
         assert!(text.contains("node_readiness_check_duration_seconds_bucket{check=\"kubelet\",le=\"0.005\"} 1"));
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn a_timed_out_wait_marks_the_check_failing_without_counting_a_run() {
         let m = Metrics::new();
-        m.check_finished("disk_pressure", &Outcome::Pass, Duration::from_millis(1));
+        m.check_finished("disk_pressure", true, "pass", Duration::from_millis(1));
         m.check_timed_out("disk_pressure");
         m.check_timed_out("disk_pressure");
         let text = m.render();

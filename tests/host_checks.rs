@@ -11,10 +11,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use support::{TempDir, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 
@@ -22,28 +24,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 fn unique(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("hnre-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// A directory under the system temp dir, removed on drop. Mounts made in
-/// it live in a private namespace and are gone when that namespace ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.0.join(rel).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// One run of `harmony-node-readiness-endpoint check --check <name>`.
@@ -173,7 +153,7 @@ mount --rbind / "$D/root"
 run host-root HOST_ROOT="$D/root" FILESYSTEM_RO_PATHS="$D/nope,$D/a,$D/stack"
 "#,
     );
-    let p = |rel: &str| d.path(rel);
+    let p = |rel: &str| d.join(rel).display().to_string();
     find(&runs, "rw").assert_pass();
     find(&runs, "ro").assert_fail(&format!("read-only: {} (fsro-a)", p("a")));
     find(&runs, "rw-again").assert_pass();
@@ -217,11 +197,11 @@ run inodes-freed DISK_PRESSURE_PATHS="$D/inodes"
     );
     find(&runs, "empty").assert_pass();
     // 16 MiB = 4096 pages, 15 MiB written: 256 pages free = 6.25 %.
-    find(&runs, "full").assert_fail(&format!("{}: 6.2% free (< 10%)", d.path("disk")));
+    find(&runs, "full").assert_fail(&format!("{}: 6.2% free (< 10%)", d.join("disk").display()));
     find(&runs, "full-threshold-0").assert_pass();
     find(&runs, "freed").assert_pass();
     // 200 inodes, the root directory and 195 files use 196: 4 free = 2 %.
-    find(&runs, "inodes").assert_fail(&format!("{}: 2.0% inodes free (< 5%)", d.path("inodes")));
+    find(&runs, "inodes").assert_fail(&format!("{}: 2.0% inodes free (< 5%)", d.join("inodes").display()));
     find(&runs, "inodes-freed").assert_pass();
 }
 
@@ -314,18 +294,15 @@ impl Lab {
     /// The gateway's IPv6 link-local address on veth1, once duplicate
     /// address detection is over (a tentative address answers nothing).
     fn gw_link_local(&self) -> String {
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
+        wait_for("a usable link-local address on the gateway's veth1", Duration::from_secs(10), || {
             let out = output(Command::new("ip").args(["-n", &self.gw, "-6", "-o", "addr", "show", "dev", "veth1"]));
             let text = String::from_utf8_lossy(&out.stdout);
             let line = text.lines().find(|l| l.contains("scope link")).unwrap_or("");
-            if !line.is_empty() && !line.contains("tentative") {
+            (!line.is_empty() && !line.contains("tentative")).then(|| {
                 let addr = line.split_whitespace().skip_while(|w| *w != "inet6").nth(1).unwrap_or("");
-                return addr.split('/').next().unwrap_or("").to_string();
-            }
-            assert!(Instant::now() < until, "no usable link-local address on the gateway: {text}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                addr.split('/').next().unwrap_or("").to_string()
+            })
+        })
     }
 
     fn in_gw(&self, args: &[&str]) {
@@ -362,15 +339,11 @@ impl Dnsmasq {
             .expect("start dnsmasq");
         let d = Dnsmasq(child);
         // Ready when its UDP socket on 192.0.2.1:53 exists in that namespace.
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
+        wait_for("dnsmasq bound to 192.0.2.1:53", Duration::from_secs(10), || {
             let out = output(Command::new("ip").args(["netns", "exec", &lab.gw, "cat", "/proc/net/udp"]));
-            if String::from_utf8_lossy(&out.stdout).contains("010200C0:0035") {
-                return d;
-            }
-            assert!(Instant::now() < until, "dnsmasq did not bind 192.0.2.1:53 within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            String::from_utf8_lossy(&out.stdout).contains("010200C0:0035").then_some(())
+        });
+        d
     }
 
     fn stop(mut self) {

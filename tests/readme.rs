@@ -1,6 +1,6 @@
 //! The README stays true: every knob the binary knows is documented in the
-//! configuration table, and every registered check has a row in the checks
-//! table marked implemented.
+//! configuration table, every registered check has a row in the checks
+//! table marked implemented, and the code layout names every part of `src/`.
 
 mod support;
 
@@ -41,5 +41,18 @@ fn every_check_is_in_the_checks_table_as_implemented() {
             .find(|l| l.starts_with(&format!("| `{name}` |")))
             .unwrap_or_else(|| panic!("README checks table lacks {name}"));
         assert!(row.trim_end().ends_with("| implemented |"), "{name} row: {row}");
+    }
+}
+
+#[test]
+fn the_code_layout_names_everything_in_src() {
+    let readme = readme();
+    let layout = &readme[readme.find("Code layout:").expect("README has a code layout")..];
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let shown = if entry.path().is_dir() { format!("`src/{name}/`") } else { format!("`src/{name}`") };
+        assert!(layout.contains(&shown), "the README's code layout does not name {shown}");
     }
 }

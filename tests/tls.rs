@@ -102,16 +102,11 @@ fn replaced_certificate_is_served_without_restart() {
     });
     // The rotation completes: the new certificate is served, no restart.
     std::fs::copy(&next.cert, &live.cert).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let got = wait_for("the new certificate served", Duration::from_secs(10), || {
         let got = https_get(svc.addr, client.clone(), "/livez");
-        if got.peer_cert == Some(next.cert_der()) {
-            assert!(got.response.is_ok(), "{:?}", got.response);
-            break;
-        }
-        assert!(Instant::now() < deadline, "new certificate not served; log:\n{}", svc.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (got.peer_cert == Some(next.cert_der())).then_some(got)
+    });
+    assert!(got.response.is_ok(), "{:?}", got.response);
     assert!(svc.log().contains("TLS certificate reloaded"), "{}", svc.log());
 }
 

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::cri::{self, CriError, RuntimeStatus};
 
-pub const CHECK: Check = Check { name: "container_runtime", exec: Exec::Probe, run };
+pub const CHECK: Check = Check { id: CheckId::ContainerRuntime, exec: Exec::Probe, run };
 
 /// Default sockets of containerd, CRI-O and cri-dockerd, in that order.
 const DEFAULT_SOCKETS: [&str; 3] =

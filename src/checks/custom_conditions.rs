@@ -15,51 +15,14 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::node::Condition;
 use crate::kube::{Node, NodeState};
 
-pub const CHECK: Check = Check { name: "custom_conditions", exec: Exec::Snapshot, run };
+pub const CHECK: Check = Check { id: CheckId::CustomConditions, exec: Exec::Snapshot, run };
 
-/// One entry of CUSTOM_CONDITIONS.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConditionRule {
-    /// `Type`: bad when the condition is `True`.
-    BadWhenTrue(String),
-    /// `Type=True` / `Type=False`: must have this status.
-    Required(String, &'static str),
-}
-
-/// Parses CUSTOM_CONDITIONS; `None` for the default rule. `Err` says what
-/// is wrong (the caller names the variable).
-pub fn parse_condition_rules(s: &str) -> Result<Option<Vec<ConditionRule>>, String> {
-    let items = crate::config::split_list(s);
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let mut rules = Vec::new();
-    for item in items {
-        let (type_, status) = match item.split_once('=') {
-            Some((t, st)) => (t.trim(), Some(st.trim())),
-            None => (item.as_str(), None),
-        };
-        if type_.is_empty() || !type_.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) {
-            return Err(format!("{item:?} is not a condition type (expected Type or Type=True|False)"));
-        }
-        let rule = match status.map(str::to_ascii_lowercase).as_deref() {
-            None if type_ == "Ready" => {
-                return Err("bare Ready would fail on every healthy node (node_ready checks Ready)".into());
-            }
-            None => ConditionRule::BadWhenTrue(type_.to_string()),
-            Some("true") => ConditionRule::Required(type_.to_string(), "True"),
-            Some("false") => ConditionRule::Required(type_.to_string(), "False"),
-            Some(_) => return Err(format!("{item:?}: the status must be True or False")),
-        };
-        rules.push(rule);
-    }
-    Ok(Some(rules))
-}
+pub use crate::config::{ConditionRule, parse_condition_rules};
 
 fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
     verdict(&ctx.node.snapshot(), &ctx.config, Instant::now())

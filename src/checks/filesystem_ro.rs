@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::host::mountinfo::{self, Mount};
 
-pub const CHECK: Check = Check { name: "filesystem_ro", exec: Exec::Probe, run };
+pub const CHECK: Check = Check { id: CheckId::FilesystemRo, exec: Exec::Probe, run };
 
 fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
     // Reading mountinfo does not block on dead mounts; resolving the paths

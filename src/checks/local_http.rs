@@ -1,6 +1,8 @@
-//! One generic probe for local `/healthz`-style endpoints (kubelet, OKD
-//! router, kube-proxy): GET the URL, pass iff `200`. Every ureq timeout is
-//! derived from the run's deadline (ureq has none by default).
+//! The local `/healthz`-style checks: `kubelet`, `okd_router_1936` and
+//! `kube_proxy` each GET a URL on this node and pass iff it answers `200`.
+//! One table says, per check, which URL knob it probes and how reasons name
+//! the endpoint; one probe does the rest. Every ureq timeout is derived
+//! from the run's deadline (ureq has none by default).
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -9,7 +11,35 @@ use std::time::{Duration, Instant};
 
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
-use super::Outcome;
+use super::{Check, CheckId, Ctx, Exec, Outcome};
+use crate::config::Config;
+
+/// One local HTTP check: its id, how reasons name the endpoint, and the
+/// knob holding its URL.
+struct LocalProbe {
+    id: CheckId,
+    what: &'static str,
+    url: fn(&Config) -> &str,
+}
+
+/// Every local HTTP check (the URL knobs are KUBELET_HEALTHZ_URL,
+/// OKD_ROUTER_HEALTHZ_URL and KUBE_PROXY_HEALTHZ_URL).
+const PROBES: [LocalProbe; 3] = [
+    LocalProbe { id: CheckId::Kubelet, what: "kubelet healthz", url: |c| &c.kubelet_healthz_url },
+    LocalProbe { id: CheckId::OkdRouter, what: "OKD router healthz", url: |c| &c.okd_router_healthz_url },
+    LocalProbe { id: CheckId::KubeProxy, what: "kube-proxy healthz", url: |c| &c.kube_proxy_healthz_url },
+];
+
+pub const KUBELET: Check = Check { id: CheckId::Kubelet, exec: Exec::Probe, run: |ctx, d| run(&PROBES[0], ctx, d) };
+pub const OKD_ROUTER: Check =
+    Check { id: CheckId::OkdRouter, exec: Exec::Probe, run: |ctx, d| run(&PROBES[1], ctx, d) };
+pub const KUBE_PROXY: Check =
+    Check { id: CheckId::KubeProxy, exec: Exec::Probe, run: |ctx, d| run(&PROBES[2], ctx, d) };
+
+fn run(p: &LocalProbe, ctx: &Ctx, deadline: Instant) -> Outcome {
+    let c = &ctx.config;
+    probe(p.what, (p.url)(c), c.local_http_ca_file.as_deref(), c.timeout_for(p.id), deadline)
+}
 
 /// Longest body excerpt quoted in a reason.
 const BODY_EXCERPT_CHARS: usize = 80;
@@ -114,6 +144,27 @@ fn error_outcome(what: &str, e: &ureq::Error, timeout: Duration) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_check_probes_its_own_url() {
+        let c = crate::config::test_config(&[
+            ("KUBELET_HEALTHZ_URL", "http://127.0.0.1:1/k"),
+            ("OKD_ROUTER_HEALTHZ_URL", "http://127.0.0.1:1/o"),
+            ("KUBE_PROXY_HEALTHZ_URL", "http://127.0.0.1:1/p"),
+        ]);
+        let table: Vec<(&str, &str, &str)> = PROBES.iter().map(|p| (p.id.name(), p.what, (p.url)(&c))).collect();
+        assert_eq!(
+            table,
+            [
+                ("kubelet", "kubelet healthz", "http://127.0.0.1:1/k"),
+                ("okd_router_1936", "OKD router healthz", "http://127.0.0.1:1/o"),
+                ("kube_proxy", "kube-proxy healthz", "http://127.0.0.1:1/p"),
+            ]
+        );
+        for (check, p) in [KUBELET, OKD_ROUTER, KUBE_PROXY].iter().zip(&PROBES) {
+            assert_eq!(check.id, p.id);
+        }
+    }
 
     #[test]
     fn loopback_detection() {

@@ -2,16 +2,17 @@
 //! style. A check reads what it needs from [`Ctx`], does bounded work and
 //! returns an [`Outcome`]; the runner adds deadlines, caching and parallelism.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::host::HostPaths;
+use crate::kube::{NodeStore, SliceStore};
 
 mod container_runtime;
 pub mod custom_conditions;
 mod disk_pressure;
 mod filesystem_ro;
-mod kube_proxy;
-mod kubelet;
 pub(crate) mod local_http;
 mod network;
 mod network_dns;
@@ -21,9 +22,9 @@ pub mod node_ready;
 mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
-mod okd_router;
 pub mod service_endpoints;
 
+pub use crate::config::CheckId;
 pub use custom_conditions::{ConditionRule, parse_condition_rules};
 
 /// Longest `reason` we ever send: reasons are for humans on one line.
@@ -117,28 +118,28 @@ pub fn clean_reason(s: &str) -> String {
 pub struct Ctx {
     pub config: Config,
     /// Where the host's `/` and `/proc` are (HOST_ROOT, HOST_PROC).
-    pub host: crate::host::HostPaths,
-    /// The Node snapshot the API-backed checks read (kube::start).
-    pub node: std::sync::Arc<crate::kube::NodeStore>,
+    pub host: HostPaths,
+    /// The Node snapshot the API-backed checks read, kept current by the
+    /// watcher `app` starts (`kube::start`); tests hand in a store of their own.
+    pub node: Arc<NodeStore>,
     /// The EndpointSlice snapshots of the SERVICE_ENDPOINTS Services, in
-    /// their order (kube::start_services; empty when none is listed).
-    pub services: Vec<std::sync::Arc<crate::kube::SliceStore>>,
+    /// their order (`kube::start_services`; empty when none is listed).
+    pub services: Vec<Arc<SliceStore>>,
 }
 
 impl Ctx {
-    /// Builds the context and starts what the checks read in the background.
-    pub fn new(config: Config) -> Ctx {
-        let host = crate::host::HostPaths::from_config(&config);
-        let node = crate::kube::start(&config);
-        let services = crate::kube::start_services(&config);
+    /// The context over `config` and the stores someone else keeps
+    /// current. Starts nothing.
+    pub fn new(config: Config, node: Arc<NodeStore>, services: Vec<Arc<SliceStore>>) -> Ctx {
+        let host = HostPaths::from_config(&config);
         Ctx { config, host, node, services }
     }
 
     /// Before a one-shot run (`check` subcommand) or before listening: wait,
     /// at most until `deadline`, for background state (the Node snapshot).
-    /// Only waits when one of `names` is a snapshot check.
-    pub fn prepare_one_shot(&self, names: &[&str], deadline: std::time::Instant) {
-        if names.iter().filter_map(|n| find(n)).any(|c| c.exec == Exec::Snapshot) {
+    /// Only waits when one of `ids` is a snapshot check.
+    pub fn prepare_one_shot(&self, ids: &[CheckId], deadline: Instant) {
+        if ids.iter().any(|&id| get(id).exec == Exec::Snapshot) {
             self.node.wait_first(deadline);
             for s in &self.services {
                 s.wait_until(deadline, |s| s.settled());
@@ -163,19 +164,25 @@ pub enum Exec {
 /// One registered check. `run` gets the deadline of this run and should not
 /// block past it; the runner stops waiting at the deadline regardless.
 pub struct Check {
-    pub name: &'static str,
+    pub id: CheckId,
     pub exec: Exec,
     pub run: fn(&Ctx, Instant) -> Outcome,
 }
 
-/// Every check, by public name. Names are API: never rename one.
-pub static REGISTRY: &[Check] = &[
+impl Check {
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
+}
+
+/// Every check, in [`CheckId::ALL`] order, so [`get`] is an index.
+pub static REGISTRY: [Check; CheckId::ALL.len()] = [
     node_ready::CHECK,
     custom_conditions::CHECK,
     node_eligible::CHECK,
-    kubelet::CHECK,
-    okd_router::CHECK,
-    kube_proxy::CHECK,
+    local_http::KUBELET,
+    local_http::OKD_ROUTER,
+    local_http::KUBE_PROXY,
     container_runtime::CHECK,
     filesystem_ro::CHECK,
     disk_pressure::CHECK,
@@ -183,12 +190,9 @@ pub static REGISTRY: &[Check] = &[
     service_endpoints::CHECK,
 ];
 
-pub fn find(name: &str) -> Option<&'static Check> {
-    REGISTRY.iter().find(|c| c.name == name)
-}
-
-pub fn names() -> Vec<&'static str> {
-    REGISTRY.iter().map(|c| c.name).collect()
+/// The registered check of `id`.
+pub fn get(id: CheckId) -> &'static Check {
+    &REGISTRY[id.index()]
 }
 
 #[cfg(test)]
@@ -217,10 +221,9 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique() {
-        let mut n = names();
-        n.sort();
-        n.dedup();
-        assert_eq!(n.len(), REGISTRY.len());
+    fn the_registry_is_in_id_order() {
+        for id in CheckId::ALL {
+            assert_eq!(get(id).id, id);
+        }
     }
 }

@@ -11,13 +11,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Check, Ctx, Exec, Outcome, network_dns, network_gateway};
+use super::{Check, CheckId, Ctx, Exec, Outcome, network_dns, network_gateway};
 use crate::config::Gateways;
 use crate::host::HostPaths;
 use crate::host::gateways::{self, Gateway};
 use crate::host::resolv_conf;
 
-pub const CHECK: Check = Check { name: "network", exec: Exec::Probe, run };
+pub const CHECK: Check = Check { id: CheckId::Network, exec: Exec::Probe, run };
 
 /// Time kept back before the deadline to build the reason and return.
 const MARGIN: Duration = Duration::from_millis(30);

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::Outcome;
 use crate::host::resolv_conf::Nameserver;
 use crate::net::dns::{self, BadReply, Reply};
+use crate::net::{self, random_id, scope_id};
 use crate::sys;
 
 /// One question we ask (A, AAAA or root NS) and whether it came back empty.
@@ -38,7 +39,7 @@ struct Attempt {
 
 impl Attempt {
     fn start(server: &Nameserver, port: u16, qname: &str, qtypes: &[u16]) -> Attempt {
-        let queries = qtypes.iter().map(|&qtype| Query { id: dns::random_id(), qtype, empty: false }).collect();
+        let queries = qtypes.iter().map(|&qtype| Query { id: random_id(), qtype, empty: false }).collect();
         let mut a = Attempt { server: server.to_string(), socket: None, queries, sent: Instant::now(), verdict: None };
         match open(server, port) {
             Ok(s) => {
@@ -136,20 +137,11 @@ fn open(server: &Nameserver, port: u16) -> Result<UdpSocket, String> {
     Ok(s)
 }
 
-/// Interface index for a link-local address: `%2` or `%eth0`; 0 otherwise.
-pub fn scope_id(addr: Ipv6Addr, scope: Option<&str>) -> Result<u32, String> {
-    match scope {
-        _ if !addr.is_unicast_link_local() => Ok(0),
-        None => Err("link-local address without %interface".into()),
-        Some(s) => s.parse().ok().or_else(|| sys::if_nametoindex(s)).ok_or_else(|| format!("no interface {s}")),
-    }
-}
-
 fn describe(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::ConnectionRefused {
         "ICMP port unreachable (no DNS server listening)".into()
     } else {
-        crate::net::icmp::describe(e)
+        net::describe(e)
     }
 }
 
@@ -228,15 +220,6 @@ mod tests {
 
     fn ns(s: &str) -> Nameserver {
         crate::host::resolv_conf::nameservers(&format!("nameserver {s}\n")).remove(0)
-    }
-
-    #[test]
-    fn scope_ids() {
-        assert_eq!(scope_id("2001:db8::1".parse().unwrap(), None), Ok(0));
-        assert_eq!(scope_id("fe80::1".parse().unwrap(), Some("7")), Ok(7));
-        assert!(scope_id("fe80::1".parse().unwrap(), Some("lo")).is_ok());
-        assert!(scope_id("fe80::1".parse().unwrap(), None).is_err());
-        assert!(scope_id("fe80::1".parse().unwrap(), Some("no-such-if0")).is_err());
     }
 
     #[test]

@@ -8,10 +8,9 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::Outcome;
-use super::network_dns::scope_id;
 use crate::host::gateways::Gateway;
-use crate::net::dns;
-use crate::net::icmp::{self, Pinger};
+use crate::net::icmp::Pinger;
+use crate::net::{describe, random_id, scope_id};
 use crate::sys;
 
 /// Never resend faster than this, whatever the timeout.
@@ -38,7 +37,7 @@ fn open(gw: &Gateway) -> Result<Pinger, String> {
         IpAddr::V6(a) => scope_id(a, gw.dev.as_deref())?,
         IpAddr::V4(_) => 0,
     };
-    Pinger::open(gw.addr, scope, dns::random_id())
+    Pinger::open(gw.addr, scope, random_id())
 }
 
 /// Pings every gateway; passes when each answered within `timeout` (never
@@ -61,7 +60,7 @@ pub fn probe(gateways: &[Gateway], timeout: Duration, end: Instant) -> Outcome {
             if let Ok(p) = &t.pinger
                 && let Err(e) = p.send(t.seq)
             {
-                t.error = Some(icmp::describe(&e));
+                t.error = Some(describe(&e));
             }
             t.next_send = now + resend;
         }
@@ -81,7 +80,7 @@ pub fn probe(gateways: &[Gateway], timeout: Duration, end: Instant) -> Outcome {
             if let Ok(p) = &t.pinger {
                 match p.drain() {
                     Ok(got) => t.answered |= got,
-                    Err(e) => t.error = Some(icmp::describe(&e)),
+                    Err(e) => t.error = Some(describe(&e)),
                 }
             }
         }

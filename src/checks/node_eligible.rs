@@ -8,11 +8,11 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::{Node, NodeState};
 
-pub const CHECK: Check = Check { name: "node_eligible", exec: Exec::Snapshot, run };
+pub const CHECK: Check = Check { id: CheckId::NodeEligible, exec: Exec::Snapshot, run };
 
 pub const AUTOSCALER_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";

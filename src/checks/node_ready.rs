@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::{Node, NodeState};
 
-pub const CHECK: Check = Check { name: "node_ready", exec: Exec::Snapshot, run };
+pub const CHECK: Check = Check { id: CheckId::NodeReady, exec: Exec::Snapshot, run };
 
 fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
     verdict(&ctx.node.snapshot(), &ctx.config, Instant::now())

@@ -12,12 +12,12 @@
 
 use std::time::Instant;
 
-use super::{Check, Ctx, Exec, Outcome};
+use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::config::Config;
 use crate::kube::SliceState;
 use crate::kube::endpoint_slice::Tally;
 
-pub const CHECK: Check = Check { name: "service_endpoints", exec: Exec::Snapshot, run };
+pub const CHECK: Check = Check { id: CheckId::ServiceEndpoints, exec: Exec::Snapshot, run };
 
 fn run(ctx: &Ctx, _deadline: Instant) -> Outcome {
     let snapshots: Vec<_> = ctx.services.iter().map(|s| s.snapshot()).collect();

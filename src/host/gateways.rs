@@ -7,50 +7,15 @@
 //! stop traffic. Routes flagged reject/unreachable are ignored; a default
 //! route without a gateway (`default dev wg0`) has nothing to ping.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The gateway type is the one NETWORK_GATEWAYS parses into (config sits
+/// below host, so it owns the type).
+pub use crate::config::Gateway;
 
 const RTF_UP: u32 = 0x0001;
 const RTF_GATEWAY: u32 = 0x0002;
 const RTF_REJECT: u32 = 0x0200;
-
-/// A gateway to ping; `dev` names the interface (shown in reasons, and the
-/// scope of an IPv6 link-local address).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gateway {
-    pub addr: IpAddr,
-    pub dev: Option<String>,
-}
-
-impl Gateway {
-    /// `192.0.2.1`, `2001:db8::1`, `fe80::1%eth0` (as in NETWORK_GATEWAYS).
-    pub fn parse(s: &str) -> Option<Gateway> {
-        let (ip, dev) = match s.split_once('%') {
-            Some((ip, dev)) if !dev.is_empty() => (ip, Some(dev.to_string())),
-            Some(_) => return None,
-            None => (s, None),
-        };
-        let addr: IpAddr = ip.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
-        if dev.is_some() && !addr.is_ipv6() {
-            return None;
-        }
-        Some(Gateway { addr, dev })
-    }
-
-    /// IPv6 link-local: only reachable through a named interface.
-    pub fn is_link_local(&self) -> bool {
-        matches!(self.addr, IpAddr::V6(a) if a.is_unicast_link_local())
-    }
-}
-
-impl fmt::Display for Gateway {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.dev {
-            Some(dev) => write!(f, "{} ({dev})", self.addr),
-            None => write!(f, "{}", self.addr),
-        }
-    }
-}
 
 /// A default route as the kernel lists it.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,20 +9,18 @@ use std::time::Duration;
 use super::client::{ApiError, Client};
 use super::credentials::{ApiConfig, ClientCertSource, PemSource, TokenSource};
 use super::test_server::{Reply, Server};
+use crate::testutil::TempDir;
 
-struct TempFile(PathBuf);
+/// A file in a directory of its own, removed on drop.
+struct TempFile {
+    path: PathBuf,
+    _dir: TempDir,
+}
 
 impl TempFile {
     fn new(tag: &str, text: &str) -> TempFile {
-        let p = std::env::temp_dir().join(format!("hnre-client-{tag}-{}", std::process::id()));
-        std::fs::write(&p, text).unwrap();
-        TempFile(p)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let dir = TempDir::new(&format!("client-{tag}"));
+        TempFile { path: dir.write("file", text), _dir: dir }
     }
 }
 
@@ -63,10 +61,10 @@ fn rotated_token_file_is_reread_after_a_401() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let server = token_server(accepted.clone(), seen.clone());
     let file = TempFile::new("token", "old-token\n");
-    let mut c = client(api(server.port, Some(TokenSource::File(file.0.clone()))));
+    let mut c = client(api(server.port, Some(TokenSource::File(file.path.clone()))));
     assert!(c.get_json("/api/v1/nodes/n1").is_ok());
     // The kubelet rotates the projected token; the server stops taking the old one.
-    std::fs::write(&file.0, "new-token").unwrap();
+    std::fs::write(&file.path, "new-token").unwrap();
     *accepted.lock().unwrap() = "new-token".into();
     assert!(c.get_json("/api/v1/nodes/n1").is_ok(), "recovers without a restart");
     assert_eq!(*seen.lock().unwrap(), ["Bearer old-token", "Bearer old-token", "Bearer new-token"]);
@@ -124,18 +122,18 @@ fn client_certificate_file_is_reloaded_when_it_changes() {
     let server = Server::start(Box::new(|_| Reply::Json(200, "{}".into())));
     let combined = TempFile::new("combined-pem", &format!("{PEM_CERT}{PEM_KEY}"));
     let mut a = api(server.port, None);
-    let pem = PemSource::File(combined.0.clone());
+    let pem = PemSource::File(combined.path.clone());
     a.client_cert = Some(ClientCertSource { cert: pem.clone(), key: pem });
     let mut c = client(a);
     c.get_json("/").unwrap();
     c.get_json("/").unwrap();
     assert_eq!(c.agents_built(), 1, "unchanged file: same agent");
     // kubelet rotates kubelet-client-current.pem.
-    std::fs::write(&combined.0, format!("{PEM_KEY}{PEM_CERT}{PEM_CERT}")).unwrap();
+    std::fs::write(&combined.path, format!("{PEM_KEY}{PEM_CERT}{PEM_CERT}")).unwrap();
     c.get_json("/").unwrap();
     assert_eq!(c.agents_built(), 2, "changed file: new agent");
     // Caught mid-rotation (no key yet): keep working with the previous one.
-    std::fs::write(&combined.0, PEM_CERT).unwrap();
+    std::fs::write(&combined.path, PEM_CERT).unwrap();
     c.get_json("/").unwrap();
     assert_eq!(c.agents_built(), 2);
 }
@@ -148,7 +146,7 @@ fn unusable_credentials_are_reported() {
     assert!(matches!(&e, ApiError::Credentials(s) if s.contains("/nonexistent/token")), "{e:?}");
     a.token = None;
     let only_cert = TempFile::new("cert-only", PEM_CERT);
-    let pem = PemSource::File(only_cert.0.clone());
+    let pem = PemSource::File(only_cert.path.clone());
     a.client_cert = Some(ClientCertSource { cert: pem.clone(), key: pem });
     let e = client(a).get_json("/").unwrap_err();
     assert!(matches!(&e, ApiError::Credentials(s) if s.contains("no private key")), "{e:?}");

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::store::Verb;
 use super::test_server::{Reply, Server};
 use super::{NodeState, NodeStore, Presence};
-use crate::checks::{Outcome, node_ready};
 use crate::config::test_config;
+use crate::testutil::TempDir;
 
 fn node_json(rv: u64, ready: &str, reason: &str) -> String {
     serde_json::json!({"kind": "Node", "apiVersion": "v1",
@@ -27,31 +27,28 @@ fn list_json(rv: u64, ready: &str) -> String {
     )
 }
 
-struct Kubeconfig(PathBuf);
+/// A kubeconfig pointing at `http://127.0.0.1:PORT`, in a directory removed on drop.
+struct Kubeconfig {
+    path: PathBuf,
+    _dir: TempDir,
+}
 
 impl Kubeconfig {
     fn new(tag: &str, port: u16) -> Kubeconfig {
-        let p = std::env::temp_dir().join(format!("hnre-watchloop-{tag}-{}.yaml", std::process::id()));
-        std::fs::write(
-            &p,
-            format!(
+        let dir = TempDir::new(&format!("watchloop-{tag}"));
+        let path = dir.write(
+            "kubeconfig.yaml",
+            &format!(
                 "current-context: x\ncontexts:\n- name: x\n  context: {{cluster: c}}\n\
                  clusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\n"
             ),
-        )
-        .unwrap();
-        Kubeconfig(p)
-    }
-}
-
-impl Drop for Kubeconfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        );
+        Kubeconfig { path, _dir: dir }
     }
 }
 
 fn start_watcher(kubeconfig: &Kubeconfig, extra: &[(&str, &str)]) -> Arc<NodeStore> {
-    let path = kubeconfig.0.to_str().unwrap().to_string();
+    let path = kubeconfig.path.to_str().unwrap().to_string();
     let mut knobs = vec![("NODE_NAME", "n1"), ("KUBECONFIG", path.as_str())];
     knobs.extend_from_slice(extra);
     super::start(&test_config(&knobs))
@@ -59,8 +56,23 @@ fn start_watcher(kubeconfig: &Kubeconfig, extra: &[(&str, &str)]) -> Arc<NodeSto
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn ready_verdict(s: &NodeState) -> Outcome {
-    node_ready::verdict(s, &test_config(&[]), Instant::now())
+/// What `node_ready` judges, in kube's own terms: the Ready condition as
+/// `"Status Reason"`, or why there is no usable Node.
+fn ready_verdict(s: &NodeState) -> Result<String, String> {
+    ready_verdict_within(s, None)
+}
+
+/// [`ready_verdict`] under a staleness limit (NODE_STATE_MAX_STALENESS_SECONDS).
+fn ready_verdict_within(s: &NodeState, limit: Option<Duration>) -> Result<String, String> {
+    let node = super::usable_node(s, limit, Instant::now()).map_err(|u| match u {
+        super::Unusable::CannotTell(why) | super::Unusable::NotFound(why) => why,
+    })?;
+    let c = node.status.conditions.iter().find(|c| c.type_ == "Ready").ok_or("no Ready condition")?;
+    Ok(format!("{} {}", c.status, c.reason))
+}
+
+fn ready() -> Result<String, String> {
+    Ok("True KubeletReady".into())
 }
 
 #[test]
@@ -78,8 +90,8 @@ fn list_then_watch_event_flips_node_ready() {
     }));
     let kc = Kubeconfig::new("flip", server.port);
     let store = start_watcher(&kc, &[]);
-    let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Outcome::fail("KubeletNotReady: m"));
-    assert_eq!(ready_verdict(&s), Outcome::fail("KubeletNotReady: m"));
+    let s = store.wait_until(Instant::now() + PATIENCE, |s| ready_verdict(s) == Ok("False KubeletNotReady".into()));
+    assert_eq!(ready_verdict(&s), Ok("False KubeletNotReady".into()));
     assert!(s.confirmed_at.is_some(), "the watch's lines confirm the state");
     assert!(store.stats().connected());
     let paths = server.paths();
@@ -117,7 +129,7 @@ fn expired_watch_relists_and_silent_watch_is_replaced() {
     assert!(store.stats().restarts().contains(&("expired", 1)));
     assert!(store.stats().restarts().iter().any(|(r, n)| *r == "idle" && *n >= 1));
     // The silent watch did not lose the state: still Ready, still served.
-    assert_eq!(ready_verdict(&s), Outcome::Pass);
+    assert_eq!(ready_verdict(&s), ready());
 }
 
 #[test]
@@ -142,7 +154,7 @@ fn repeated_410s_relist_consistently_with_backoff_not_in_a_loop() {
     assert!(lists.len() >= 2, "a 410 relists: {paths:?}");
     assert!(lists[0].ends_with("&resourceVersion=0"), "first list from the watch cache");
     assert_eq!(lists[1].as_str(), "/api/v1/nodes?fieldSelector=metadata.name%3Dn1", "after 410: consistent read");
-    assert_eq!(ready_verdict(&store.snapshot()), Outcome::Pass, "the listed state is served meanwhile");
+    assert_eq!(ready_verdict(&store.snapshot()), ready(), "the listed state is served meanwhile");
 }
 
 #[test]
@@ -191,7 +203,7 @@ fn forbidden_list_falls_back_to_get_polling() {
     let s = store.wait_until(Instant::now() + PATIENCE, move |s| {
         matches!(s.presence, Presence::Present(_)) && stats.stats().request_count(Verb::Get) >= 2
     });
-    assert_eq!(ready_verdict(&s), Outcome::Pass);
+    assert_eq!(ready_verdict(&s), ready());
     assert!(store.stats().polling());
     assert_eq!(store.stats().request_count(Verb::Watch), 0);
 }
@@ -209,7 +221,7 @@ fn node_absent_from_the_list_is_not_found() {
     let kc = Kubeconfig::new("absent", server.port);
     let store = start_watcher(&kc, &[]);
     let s = store.wait_first(Instant::now() + PATIENCE);
-    assert_eq!(ready_verdict(&s), Outcome::fail("node \"n1\" not found"));
+    assert_eq!(ready_verdict(&s), Err("node \"n1\" not found".into()));
 }
 
 #[test]
@@ -238,10 +250,10 @@ fn a_quiet_watch_is_confirmed_by_a_list_while_it_stays_open() {
     }));
     let kc = Kubeconfig::new("quiet", server.port);
     let store = start_watcher(&kc, &[("NODE_STATE_MAX_STALENESS_SECONDS", "1")]);
-    let limited = test_config(&[("NODE_STATE_MAX_STALENESS_SECONDS", "1")]);
-    let verdict = |s: &NodeState| node_ready::verdict(s, &limited, Instant::now());
-    let s = store.wait_until(Instant::now() + PATIENCE, |s| verdict(s) == Outcome::fail("KubeletNotReady: m"));
-    assert_eq!(verdict(&s), Outcome::fail("KubeletNotReady: m"), "the confirmation's newer state is published");
+    let verdict = |s: &NodeState| ready_verdict_within(s, Some(Duration::from_secs(1)));
+    let not_ready = Ok("False KubeletNotReady".to_string());
+    let s = store.wait_until(Instant::now() + PATIENCE, |s| verdict(s) == not_ready);
+    assert_eq!(verdict(&s), not_ready, "the confirmation's newer state is published");
     assert!(s.age(Instant::now()) < Duration::from_secs(1), "confirmed, not stale");
     let paths = server.paths();
     let confirms: Vec<_> = paths.iter().skip(2).collect();

@@ -13,6 +13,8 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::describe;
+
 const ECHO_REQUEST_V4: u8 = 8;
 const ECHO_REPLY_V4: u8 = 0;
 const ECHO_REQUEST_V6: u8 = 128;
@@ -87,17 +89,6 @@ impl Pinger {
 
 fn is_permission(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
-}
-
-/// A socket error worded for a reason.
-pub fn describe(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::EHOSTUNREACH) => "host unreachable".into(),
-        Some(libc::ENETUNREACH) => "network unreachable".into(),
-        Some(libc::ENETDOWN) => "network is down".into(),
-        Some(libc::EINVAL) => "invalid address (link-local needs its interface)".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// An echo request: type, code, checksum, identifier, sequence, 8 bytes of

@@ -16,15 +16,15 @@
 //! the request side beyond a small bounded drain before closing.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::time::Duration;
 
-use crate::checks::Outcome;
+use super::Shared;
+use crate::checks::{CheckId, Outcome};
 use crate::runner::CheckResult;
-use crate::server::{Shared, WRITE_TIMEOUT};
 
 /// The check whose sole failure means "drain" rather than "down".
-const DRAIN_CHECK: &str = "node_eligible";
+const DRAIN_CHECK: CheckId = CheckId::NodeEligible;
 /// Longest reason after `#`: HAProxy's stats column stays readable.
 const MAX_AGENT_REASON_CHARS: usize = 60;
 /// After answering, anything HAProxy sent (`agent-send`) is read and dropped,
@@ -34,9 +34,7 @@ const DRAIN_LIMIT_BYTES: usize = 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Answers one agent-check connection.
-pub fn handle(mut stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+pub fn handle(mut stream: TcpStream, _client: IpAddr, shared: &Shared) {
     {
         let _request = shared.begin_request();
         let runner = shared.runner();
@@ -64,12 +62,12 @@ pub fn reply(results: &[CheckResult]) -> String {
         [] if !results.is_empty() => "up ready\n".to_string(),
         [] => "down #no checks selected\n".to_string(),
         // Only a definite "not eligible"; could-not-tell is down like any other.
-        [only] if only.name == DRAIN_CHECK && matches!(only.outcome, Outcome::Fail(_)) => "up drain\n".to_string(),
+        [only] if only.id == DRAIN_CHECK && matches!(only.outcome, Outcome::Fail(_)) => "up drain\n".to_string(),
         _ => {
             // Name the first failure that is not the drain check: that one is why we are down.
-            let first = failing.iter().find(|r| r.name != DRAIN_CHECK).unwrap_or(&failing[0]);
+            let first = failing.iter().find(|r| r.id != DRAIN_CHECK).unwrap_or(&failing[0]);
             let reason = first.outcome.reason().unwrap_or("failed");
-            format!("down #{}\n", sanitize(&format!("{}: {reason}", first.name)))
+            format!("down #{}\n", sanitize(&format!("{}: {reason}", first.name())))
         }
     }
 }
@@ -97,7 +95,7 @@ mod tests {
     use super::*;
 
     fn r(name: &'static str, outcome: Outcome) -> CheckResult {
-        CheckResult { name, outcome, duration: Duration::ZERO }
+        CheckResult { id: CheckId::parse(name).unwrap(), outcome, duration: Duration::ZERO }
     }
 
     #[test]

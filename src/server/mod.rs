@@ -23,19 +23,24 @@
 
 pub mod agent;
 pub mod chunked;
+mod conn;
 pub mod http;
+mod pool;
 pub mod report;
 pub mod routes;
 pub mod status_page;
 pub mod status_report;
 pub mod tls;
 
+pub use conn::Conn;
+use pool::{Job, Workers};
+
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
@@ -59,8 +64,6 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_REQUESTS_PER_CONNECTION: u32 = 1000;
 /// Listen backlog; the kernel caps it at net.core.somaxconn.
 const LISTEN_BACKLOG: i32 = 1024;
-/// Stack of a connection thread; handlers are shallow.
-const CONNECTION_THREAD_STACK: usize = 256 * 1024;
 /// accept() error backoff bounds (EMFILE: wait for descriptors to free up).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -91,25 +94,19 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     }
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
+    // Linux copies both into every accepted socket: two setsockopt calls
+    // fewer per connection, which new-connection-per-request monitors pay.
+    socket.set_tcp_nodelay(true)?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
 }
 
-/// A connection the HTTP code can serve: a plain socket, or TLS over one.
-pub trait Conn: Read + Write {
-    /// Bounds each following `read` call as a whole (TLS: handshake included).
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
-}
-
-impl Conn for TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-}
-
-/// What a listener does with an admitted connection (HTTP, or the agent).
-pub type Handler = fn(TcpStream, &Shared);
+/// What a listener does with an admitted connection (HTTP, or the agent),
+/// given its [`client_key`] as accept() reported it. The listener's socket
+/// options (TCP_NODELAY, the write timeout) are already set on it.
+pub type Handler = fn(TcpStream, IpAddr, &Shared);
 
 /// The "client" the per-client limit counts: an IPv4 address, or the /64 an
 /// IPv6 address belongs to (one host usually owns a whole /64, so counting
@@ -381,7 +378,7 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
         let job: Job = Box::new(move || {
             let _admission = admission;
             unanswered.hold();
-            handler(stream, &conn_shared);
+            handler(stream, ip, &conn_shared);
             // The thread lives on for the next connection: release this one's
             // count now if no request ever arrived.
             Unanswered::request_arrived();
@@ -392,74 +389,8 @@ pub fn serve_with(listener: &TcpListener, shared: &Arc<Shared>, handler: Handler
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// How long a connection thread waits for another connection before it ends.
-const WORKER_LINGER: Duration = Duration::from_secs(2);
-
-/// Connection threads, reused: a thread whose connection ended waits
-/// [`WORKER_LINGER`] for the next one. Creating a thread per connection is
-/// what new-connection-per-request monitors pay for (musl, which the static
-/// binary uses, maps a fresh stack for every thread). The number of threads
-/// stays bounded by the admitted connections; idle ones end on their own.
-struct Workers {
-    state: Mutex<WorkersState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct WorkersState {
-    jobs: std::collections::VecDeque<Job>,
-    /// Threads waiting for a job and not yet promised one.
-    idle: usize,
-}
-
-impl Workers {
-    fn new() -> Arc<Workers> {
-        Arc::new(Workers { state: Mutex::new(WorkersState::default()), wake: Condvar::new() })
-    }
-
-    /// Hands `job` to an idle thread, or starts a new one.
-    fn run(self: &Arc<Self>, job: Job) -> io::Result<()> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if st.idle > 0 {
-            st.idle -= 1; // promised to one waiting thread
-            st.jobs.push_back(job);
-            drop(st);
-            self.wake.notify_one();
-            return Ok(());
-        }
-        drop(st);
-        let me = self.clone();
-        std::thread::Builder::new().stack_size(CONNECTION_THREAD_STACK).spawn(move || me.work(job)).map(|_| ())
-    }
-
-    fn work(&self, mut job: Job) {
-        loop {
-            job();
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.idle += 1;
-            let deadline = Instant::now() + WORKER_LINGER;
-            job = loop {
-                if let Some(next) = st.jobs.pop_front() {
-                    break next;
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    st.idle -= 1;
-                    return;
-                }
-                st = self.wake.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
-            };
-        }
-    }
-}
-
 /// Plain HTTP, or HTTPS when TLS is configured.
-fn handle_http(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let ip = stream.peer_addr().map(|a| client_key(a.ip())).unwrap_or(Ipv6Addr::UNSPECIFIED.into());
+fn handle_http(stream: TcpStream, ip: IpAddr, shared: &Shared) {
     let fd = stream.as_raw_fd();
     match &shared.tls {
         None => handle_connection(stream, shared, shared.register(ip, fd)),
@@ -635,46 +566,13 @@ fn read_before(stream: &mut impl Conn, into: &mut [u8], deadline: Instant) -> Re
 mod tests {
     use super::*;
 
-    fn idle(w: &Workers) -> usize {
-        w.state.lock().unwrap().idle
-    }
-
-    fn wait_idle(w: &Workers, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while idle(w) != n {
-            assert!(Instant::now() < deadline, "idle threads: {} (want {n})", idle(w));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
     #[test]
-    fn connection_threads_are_reused_then_end() {
-        let w = Workers::new();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let t1 = tx.clone();
-        w.run(Box::new(move || t1.send(std::thread::current().id()).unwrap())).unwrap();
-        let first = rx.recv().unwrap();
-        wait_idle(&w, 1);
-        w.run(Box::new(move || tx.send(std::thread::current().id()).unwrap())).unwrap();
-        assert_eq!(rx.recv().unwrap(), first, "the idle thread took the next connection");
-        wait_idle(&w, 1);
-        wait_idle(&w, 0); // ends after WORKER_LINGER
-    }
-
-    #[test]
-    fn concurrent_connections_each_get_a_thread() {
-        // Three jobs that only finish together: run on fewer threads, they
-        // would wait forever.
-        let w = Workers::new();
-        let barrier = Arc::new(std::sync::Barrier::new(4));
-        for _ in 0..3 {
-            let b = barrier.clone();
-            w.run(Box::new(move || {
-                b.wait();
-            }))
-            .unwrap();
-        }
-        barrier.wait();
+    fn accepted_sockets_inherit_nodelay_and_the_write_timeout() {
+        let listener = bind(Some("127.0.0.1".parse().unwrap()), 0).unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(accepted.write_timeout().unwrap(), Some(WRITE_TIMEOUT));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Check results → the `/health` JSON body and status code. Field names and
+//! Check results → the `/health` JSON body and the ready verdict; the
+//! caller maps the verdict to its status code or exit code. Field names and
 //! order are the public contract of the original README:
 //! `{"status":"ready","checks":[{"name":…,"passed":…,"reason":…,"duration_ms":…}]}`.
 
@@ -26,15 +27,15 @@ pub fn ready(results: &[CheckResult]) -> bool {
     !results.is_empty() && results.iter().all(|r| r.outcome.passed())
 }
 
-/// `200` iff every selected check passed, else `503`; body ends with a newline.
-pub fn health(results: &[CheckResult]) -> (u16, Vec<u8>) {
+/// The `/health` body (ends with a newline); its `status` is [`ready`].
+pub fn health(results: &[CheckResult]) -> Vec<u8> {
     let ready = ready(results);
     let body = Body {
         status: if ready { "ready" } else { "not-ready" },
         checks: results
             .iter()
             .map(|r| Entry {
-                name: r.name,
+                name: r.name(),
                 passed: r.outcome.passed(),
                 reason: r.outcome.reason(),
                 duration_ms: r.duration.as_millis() as u64,
@@ -43,7 +44,7 @@ pub fn health(results: &[CheckResult]) -> (u16, Vec<u8>) {
     };
     let mut json = serde_json::to_vec(&body).expect("plain structs serialize");
     json.push(b'\n');
-    (if ready { 200 } else { 503 }, json)
+    json
 }
 
 /// A JSON error body: `{"error":"…"}` plus optional `known_checks`.
@@ -60,26 +61,28 @@ pub fn error(message: &str, known_checks: Option<&[&str]>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Outcome;
+    use crate::checks::{CheckId, Outcome};
     use std::time::Duration;
 
-    fn r(name: &'static str, outcome: Outcome, ms: u64) -> CheckResult {
-        CheckResult { name, outcome, duration: Duration::from_millis(ms) }
+    fn r(name: &str, outcome: Outcome, ms: u64) -> CheckResult {
+        CheckResult { id: CheckId::parse(name).unwrap(), outcome, duration: Duration::from_millis(ms) }
     }
 
     #[test]
     fn matches_the_readme_examples() {
-        let (code, body) = health(&[r("node_ready", Outcome::Pass, 42)]);
-        assert_eq!(code, 200);
+        let results = [r("node_ready", Outcome::Pass, 42)];
+        let body = health(&results);
+        assert!(ready(&results));
         assert_eq!(
             body,
             b"{\"status\":\"ready\",\"checks\":[{\"name\":\"node_ready\",\"passed\":true,\"duration_ms\":42}]}\n"
         );
-        let (code, body) = health(&[
+        let results = [
             r("node_ready", Outcome::Pass, 41),
             r("okd_router_1936", Outcome::fail("Failed to connect to OKD router: connection refused"), 5),
-        ]);
-        assert_eq!(code, 503);
+        ];
+        let body = health(&results);
+        assert!(!ready(&results));
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["status"], "not-ready");
         assert_eq!(v["checks"][1]["reason"], "Failed to connect to OKD router: connection refused");
@@ -88,9 +91,12 @@ mod tests {
 
     #[test]
     fn unknown_is_never_ready() {
-        let (code, body) = health(&[r("kubelet", Outcome::unknown("timed out after 1000 ms"), 1000)]);
-        assert_eq!(code, 503);
-        assert!(String::from_utf8(body).unwrap().contains("\"passed\":false,\"reason\":\"timed out after 1000 ms\""));
-        assert_eq!(health(&[]).0, 503);
+        let results = [r("kubelet", Outcome::unknown("timed out after 1000 ms"), 1000)];
+        assert!(!ready(&results));
+        let body = String::from_utf8(health(&results)).unwrap();
+        assert!(body.contains("\"status\":\"not-ready\""), "{body}");
+        assert!(body.contains("\"passed\":false,\"reason\":\"timed out after 1000 ms\""), "{body}");
+        assert!(!ready(&[]));
+        assert!(String::from_utf8(health(&[])).unwrap().contains("not-ready"));
     }
 }

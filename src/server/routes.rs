@@ -2,10 +2,11 @@
 //! `/metrics`, the status page (`/`, `/status`), and JSON 400/404/405 for
 //! everything else.
 
-use crate::checks;
+use super::http::{QueryError, Request, Response, query_pairs};
+use super::report;
+use crate::checks::CheckId;
+use crate::config::{BadName, parse_list};
 use crate::runner::Runner;
-use crate::server::http::{QueryError, Request, Response, query_pairs};
-use crate::server::report;
 
 const ALLOW: &str = "GET, HEAD";
 
@@ -28,9 +29,9 @@ pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
     }
     let resp = match label {
         "/health" => match select_checks(req.query.as_deref(), &runner.ctx().config.default_checks) {
-            Ok(names) => {
-                let (status, body) = report::health(&runner.run(&names));
-                Response::json(status, body)
+            Ok(ids) => {
+                let results = runner.run(&ids);
+                Response::json(if report::ready(&results) { 200 } else { 503 }, report::health(&results))
             }
             Err(resp) => resp,
         },
@@ -48,7 +49,7 @@ pub fn handle(req: &Request, runner: &Runner) -> (Response, &'static str) {
 /// The checks a `/health` request selects: every `check=` value, split on
 /// commas, in order, duplicates once; none given → the defaults. Unknown or
 /// empty names are a 400 listing the known ones — never a silent 200.
-pub fn select_checks(query: Option<&str>, defaults: &[&'static str]) -> Result<Vec<&'static str>, Response> {
+pub fn select_checks(query: Option<&str>, defaults: &[CheckId]) -> Result<Vec<CheckId>, Response> {
     let pairs = match query.map(query_pairs).transpose() {
         Ok(p) => p.unwrap_or_default(),
         Err(QueryError::BadPercentEncoding) => return Err(bad_request("invalid percent-encoding in query", false)),
@@ -60,28 +61,20 @@ pub fn select_checks(query: Option<&str>, defaults: &[&'static str]) -> Result<V
         let shown: String = key.chars().take(32).collect();
         return Err(bad_request(&format!("unknown query parameter {shown:?}; use check=a,b"), true));
     }
-    let mut selected: Vec<&'static str> = Vec::new();
-    let mut any = false;
-    for (_, value) in pairs.iter().filter(|(k, _)| k == "check") {
-        any = true;
-        for name in value.split(',') {
-            if name.is_empty() {
-                return Err(bad_request("empty check name", true));
-            }
-            let Some(check) = checks::find(name) else {
-                let shown: String = name.chars().take(64).collect();
-                return Err(bad_request(&format!("unknown check {shown:?}"), true));
-            };
-            if !selected.contains(&check.name) {
-                selected.push(check.name);
-            }
-        }
+    if pairs.is_empty() {
+        return Ok(defaults.to_vec());
     }
-    Ok(if any { selected } else { defaults.to_vec() })
+    parse_list(pairs.iter().flat_map(|(_, value)| value.split(','))).map_err(|e| match e {
+        BadName::Empty => bad_request("empty check name", true),
+        BadName::Unknown(name) => {
+            let shown: String = name.chars().take(64).collect();
+            bad_request(&format!("unknown check {shown:?}"), true)
+        }
+    })
 }
 
 fn bad_request(message: &str, list_known: bool) -> Response {
-    let known = checks::names();
+    let known = CheckId::names();
     Response::json(400, report::error(message, list_known.then_some(known.as_slice())))
 }
 
@@ -90,7 +83,9 @@ mod tests {
     use super::*;
 
     fn sel(q: Option<&str>) -> Result<Vec<&'static str>, u16> {
-        select_checks(q, &["node_ready"]).map_err(|r| r.status)
+        select_checks(q, &[CheckId::NodeReady])
+            .map(|ids| ids.iter().map(|id| id.name()).collect())
+            .map_err(|r| r.status)
     }
 
     #[test]

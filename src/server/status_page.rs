@@ -268,10 +268,10 @@ fn config_table(h: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::{Check, Ctx, Exec, Outcome};
+    use crate::checks::{Check, CheckId, Ctx, Exec, Outcome};
     use crate::config::test_config;
-    use crate::history::MAX_TRANSITIONS;
     use crate::metrics::Metrics;
+    use crate::runner::history::MAX_TRANSITIONS;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -323,20 +323,21 @@ mod tests {
         Outcome::fail(format!("{}<script>alert(1)</script>\"><img src=x onerror=alert(2)>", "&".repeat(100)))
     }
     static REG: &[Check] = &[
-        Check { name: "node_ready", exec: Exec::Snapshot, run: hostile },
-        Check { name: "kubelet", exec: Exec::Probe, run: hostile },
+        Check { id: CheckId::NodeReady, exec: Exec::Snapshot, run: hostile },
+        Check { id: CheckId::Kubelet, exec: Exec::Probe, run: hostile },
     ];
 
     fn runner() -> Runner {
         let config =
             test_config(&[("CHECK_MIN_INTERVAL_MS", "0"), ("KUBELET_HEALTHZ_URL", "http://u:pw@127.0.0.1:1/")]);
-        Runner::with_registry(Arc::new(Ctx::new(config)), Arc::new(Metrics::new()), REG)
+        let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
+        Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), REG)
     }
 
     #[test]
     fn the_page_escapes_every_string_and_never_runs_a_check() {
         let r = runner();
-        r.run(&["node_ready"]);
+        r.run(&[CheckId::NodeReady]);
         let before = RUNS.load(Ordering::SeqCst);
         let resp = handle(&request(None, None), &r);
         let json = handle(&request(Some("format=json"), None), &r);
@@ -378,7 +379,7 @@ mod tests {
     #[test]
     fn the_readme_json_example_has_the_fields_of_the_real_one() {
         let r = runner();
-        r.run(&["node_ready"]);
+        r.run(&[CheckId::NodeReady]);
         let real: serde_json::Value =
             serde_json::from_slice(&handle(&request(Some("format=json"), None), &r).body).unwrap();
         let readme: serde_json::Value = serde_json::from_str(crate::testutil::readme_block("json")).unwrap();

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::history::{CheckStatus, State, Transition};
 use crate::kube::{NodeState, NodeStore, Presence};
 use crate::runner::Runner;
+use crate::runner::history::{CheckStatus, State, Transition};
 use crate::timefmt;
 
 /// Longest string shown for one field (reasons are ≤ 200 already).
@@ -95,15 +95,19 @@ impl Report {
         let history = runner.history();
         let statuses = history.checks();
         let ready = !config.default_checks.is_empty()
-            && config.default_checks.iter().all(|d| statuses.iter().any(|c| c.name == *d && c.state == State::Pass));
-        let checks = statuses.iter().map(|c| check_row(c, config.default_checks.contains(&c.name))).collect();
+            && config
+                .default_checks
+                .iter()
+                .all(|d| statuses.iter().any(|c| c.name == d.name() && c.state == State::Pass));
+        let is_default = |name: &str| config.default_checks.iter().any(|d| d.name() == name);
+        let checks = statuses.iter().map(|c| check_row(c, is_default(c.name))).collect();
         Report {
             node: field(&config.node_name),
             version: env!("CARGO_PKG_VERSION"),
             generated_at: now,
             started_at: history.started,
             ready,
-            default_checks: config.default_checks.clone(),
+            default_checks: config.default_checks.iter().map(|id| id.name()).collect(),
             checks,
             node_state: node_state_row(&ctx.node, &ctx.node.snapshot(), mono),
             transitions: history.transitions().iter().map(transition_row).collect(),

@@ -26,8 +26,8 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
+use super::conn::Conn;
 use crate::log;
-use crate::server::Conn;
 
 /// The certificate files are looked at no more often than this.
 const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(1);

@@ -75,14 +75,12 @@ impl Haproxy {
             });
         }
         let mut h = Haproxy { child, dir, socket, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while h.try_cmd("show info").is_none() {
+        super::wait_for("haproxy's admin socket", Duration::from_secs(10), || {
             if let Ok(Some(status)) = h.child.try_wait() {
                 panic!("haproxy exited ({status}):\n{}\n--- config:\n{config}", h.log());
             }
-            assert!(Instant::now() < deadline, "haproxy admin socket never answered:\n{}", h.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            h.try_cmd("show info")
+        });
         h
     }
 

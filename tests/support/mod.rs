@@ -10,12 +10,15 @@ pub mod kube_env;
 pub mod lb_rig;
 pub mod raw_http;
 pub mod reaction;
+pub mod repo;
 pub mod service;
 pub mod status_rig;
 pub mod tls_files;
 
-use std::time::{Duration, Instant};
-
+/// The library's test helpers: one TempDir and one `wait_for` for unit and
+/// black-box tests.
+#[allow(unused_imports)]
+pub use harmony_node_readiness_endpoint::testutil::{TempDir, wait_for};
 #[allow(unused_imports)] // each test file uses a different subset
 pub use service::{Response, Service, UNSET_NODE_NAME, run_check_cli};
 
@@ -53,41 +56,4 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
         .chain(["/usr/sbin".into(), "/sbin".into(), "/usr/bin".into()])
         .map(|d| d.join(program))
         .find(|p| p.is_file())
-}
-
-/// Polls `f` until it returns `Some`, or panics naming `what` after `limit`.
-/// The synchronisation primitive of these tests: never a bare sleep.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A fresh temporary directory, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("hnre-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -1,5 +1,5 @@
 //! Benchmark parts that need the fake Kubernetes API server (not asserted
-//! tests; `scripts/bench` runs them with `--ignored` and reads the
+//! tests; `scripts/bench` runs them with `cargo bench --bench api_cost` and reads the
 //! `BENCH key=value` lines they print):
 //!   - API requests per hour per node in steady state, next to what one GET
 //!     per probe would cost at the same probe rate;
@@ -8,6 +8,7 @@
 //!     kube-apiserver sends them);
 //!   - idle RSS and threads with the watch open;
 //!   - time from process start to the first 200 with the API reachable.
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -35,8 +36,6 @@ fn total_requests(api: &FakeApiServer) -> u64 {
     [Verb::Get, Verb::List, Verb::Watch].iter().map(|&v| api.count(v)).sum()
 }
 
-#[test]
-#[ignore = "benchmark: run scripts/bench"]
 fn bench_api_cost_and_idle() {
     let window = env_secs("BENCH_API_WINDOW_SECONDS", 60);
     let probe_rate = env_secs("BENCH_PROBES_PER_SECOND", 10);
@@ -104,8 +103,6 @@ fn bench_api_cost_and_idle() {
 /// `BENCH_CONFIRM_WINDOW_SECONDS` (120 s = two bookmark periods), plus one
 /// watch cycle. Without a limit no confirmation is ever sent (the
 /// steady-state window of `bench_api_cost_and_idle` shows it).
-#[test]
-#[ignore = "benchmark: run scripts/bench"]
 fn bench_api_cost_of_confirming_a_quiet_watch() {
     let limit = env_secs("BENCH_CONFIRM_LIMIT_SECONDS", 30);
     let window = env_secs("BENCH_CONFIRM_WINDOW_SECONDS", 120);
@@ -141,8 +138,6 @@ fn bench_api_cost_of_confirming_a_quiet_watch() {
     );
 }
 
-#[test]
-#[ignore = "benchmark: run scripts/bench"]
 fn bench_start_to_first_200() {
     let runs = env_secs("BENCH_START_RUNS", 10) as usize;
     let api = FakeApiServer::start();
@@ -171,8 +166,6 @@ fn bench_start_to_first_200() {
 
 /// Reaction time API change → /health status, polled every millisecond
 /// (scripts/reaction-bench polls every 10 ms, which bounds its resolution).
-#[test]
-#[ignore = "benchmark: run scripts/bench"]
 fn bench_reaction_1ms() {
     let flips = env_secs("BENCH_FLIPS", 50) as usize;
     for (label, interval) in [("default", None), ("0", Some("0"))] {
@@ -183,5 +176,35 @@ fn bench_reaction_1ms() {
             ms(percentile(&samples, 99)),
             ms(*samples.last().unwrap())
         );
+    }
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+/// binary without it, and then it only says how to run it. Other arguments
+/// pick parts by name.
+fn selected(parts: &[&str]) -> Vec<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("benchmark, not a test: run it with `cargo bench --bench {}`", env!("CARGO_CRATE_NAME"));
+        return Vec::new();
+    }
+    let named: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
+    parts.iter().map(|p| p.to_string()).filter(|p| named.is_empty() || named.contains(p)).collect()
+}
+
+fn main() {
+    for part in selected(&[
+        "bench_api_cost_and_idle",
+        "bench_api_cost_of_confirming_a_quiet_watch",
+        "bench_start_to_first_200",
+        "bench_reaction_1ms",
+    ]) {
+        match part.as_str() {
+            "bench_api_cost_and_idle" => bench_api_cost_and_idle(),
+            "bench_api_cost_of_confirming_a_quiet_watch" => bench_api_cost_of_confirming_a_quiet_watch(),
+            "bench_start_to_first_200" => bench_start_to_first_200(),
+            "bench_reaction_1ms" => bench_reaction_1ms(),
+            _ => unreachable!(),
+        }
     }
 }

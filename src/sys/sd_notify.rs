@@ -2,6 +2,7 @@
 //! datagram `READY=1` to the socket named by `$NOTIFY_SOCKET`, as sd_notify(3)
 //! does. A path (`/run/systemd/notify`) or an abstract name (`@name`) is
 //! accepted; without `$NOTIFY_SOCKET` (not started by systemd) nothing happens.
+#![deny(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::io;
@@ -9,19 +10,16 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
-use crate::log;
-
 pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 
-/// Tells systemd that the service is ready (the listener is bound). A failure
-/// is logged, never fatal: the service works the same without systemd.
-pub fn ready() {
+/// Tells systemd that the service is ready (the listener is bound). The
+/// error names the socket; the caller logs it (never fatal: the service
+/// works the same without systemd).
+pub fn ready() -> Result<(), String> {
     match std::env::var_os(NOTIFY_SOCKET) {
-        None => {}
+        None => Ok(()),
         Some(target) => {
-            if let Err(e) = send(&target, b"READY=1\n") {
-                log::warn_limited("sd_notify", &format!("cannot notify systemd at {NOTIFY_SOCKET}={target:?}: {e}"));
-            }
+            send(&target, b"READY=1\n").map_err(|e| format!("cannot notify systemd at {NOTIFY_SOCKET}={target:?}: {e}"))
         }
     }
 }

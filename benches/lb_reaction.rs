@@ -1,4 +1,4 @@
-//! Benchmark, not a test (ignored; run by `scripts/lb-reaction`, i.e.
+//! Benchmark, not a test (`cargo bench --bench lb_reaction`, run by `scripts/lb-reaction`, i.e.
 //! `make bench`): how long from a Ready flip in the API until a real HAProxy
 //! marks the server DOWN, and from the flip back until UP again, with the
 //! HAProxy settings of tests/haproxy.rs (`inter 200ms fall 2 rise 2`).
@@ -7,6 +7,7 @@
 //! LB_REACTION_ROUNDS (default 20) sets the rounds; LB_REACTION_MIN_INTERVAL_MS
 //! (default: the service default) is passed as CHECK_MIN_INTERVAL_MS.
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -50,8 +51,6 @@ fn summary(name: &str, mut v: Vec<Duration>) -> String {
     )
 }
 
-#[test]
-#[ignore = "benchmark: scripts/lb-reaction (make bench)"]
 fn lb_reaction() {
     if support::skip_unless_program("haproxy") {
         return;
@@ -79,4 +78,26 @@ fn lb_reaction() {
     println!("lb-reaction:   haproxy: {HTTPCHK}; server … check {TIMING}; CHECK_MIN_INTERVAL_MS={min_interval}");
     println!("lb-reaction:   {}", summary("DOWN", down));
     println!("lb-reaction:   {}", summary("UP", up));
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+/// binary without it, and then it only says how to run it. Other arguments
+/// pick parts by name.
+fn selected(parts: &[&str]) -> Vec<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("benchmark, not a test: run it with `cargo bench --bench {}`", env!("CARGO_CRATE_NAME"));
+        return Vec::new();
+    }
+    let named: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
+    parts.iter().map(|p| p.to_string()).filter(|p| named.is_empty() || named.contains(p)).collect()
+}
+
+fn main() {
+    for part in selected(&["lb_reaction"]) {
+        match part.as_str() {
+            "lb_reaction" => lb_reaction(),
+            _ => unreachable!(),
+        }
+    }
 }

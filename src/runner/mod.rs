@@ -8,14 +8,16 @@
 //! Snapshot checks (the Node checks, which only read memory) skip all that:
 //! they run inline and uncached, so an API change shows on the next probe.
 
+pub mod history;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::checks::{self, Check, Ctx, Exec, Outcome};
-use crate::history::History;
+use crate::checks::{self, Check, CheckId, Ctx, Exec, Outcome};
 use crate::log;
 use crate::metrics::Metrics;
+use history::History;
 
 /// Stack of a check thread: checks do bounded, shallow work.
 const CHECK_THREAD_STACK: usize = 256 * 1024;
@@ -23,9 +25,15 @@ const CHECK_THREAD_STACK: usize = 256 * 1024;
 /// What one request learns about one check.
 #[derive(Debug, Clone)]
 pub struct CheckResult {
-    pub name: &'static str,
+    pub id: CheckId,
     pub outcome: Outcome,
     pub duration: Duration,
+}
+
+impl CheckResult {
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
 }
 
 /// A finished execution.
@@ -52,9 +60,10 @@ struct Slot {
 
 pub struct Runner {
     ctx: Arc<Ctx>,
-    /// One slot per registered check, same index as `checks::REGISTRY`.
+    /// Per check id (`CheckId::index`): the check, `None` when the registry
+    /// has no such check (a test registry), and its slot.
+    checks: Vec<Option<&'static Check>>,
     slots: Vec<Arc<Mutex<Slot>>>,
-    registry: &'static [Check],
     metrics: Arc<Metrics>,
     /// Last results and transitions, for the status page and /metrics.
     history: Arc<History>,
@@ -64,8 +73,11 @@ enum Joined {
     Cached(Arc<Done>),
     Flight(Arc<Flight>),
     /// A snapshot check, evaluated on the caller's thread once every probe
-    /// of the request has been started.
-    Inline,
+    /// of the request has been started: it only reads memory, so it needs no
+    /// thread, no deadline enforcement and no cache.
+    Inline(&'static Check),
+    /// Not in this runner's registry (only test registries lack checks).
+    Missing,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,16 +88,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Runner {
     pub fn new(ctx: Arc<Ctx>, metrics: Arc<Metrics>) -> Runner {
-        Runner::with_registry(ctx, metrics, checks::REGISTRY)
+        Runner::with_registry(ctx, metrics, &checks::REGISTRY)
     }
 
     /// A runner over another table of checks (tests use fake checks).
     pub fn with_registry(ctx: Arc<Ctx>, metrics: Arc<Metrics>, registry: &'static [Check]) -> Runner {
-        let slots = registry.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
-        let history = Arc::new(History::new(registry.iter().map(|c| c.name)));
+        let mut checks = vec![None; CheckId::ALL.len()];
+        for c in registry {
+            checks[c.id.index()] = Some(c);
+        }
+        let slots = CheckId::ALL.iter().map(|_| Arc::new(Mutex::new(Slot::default()))).collect();
+        let history = Arc::new(History::new(registry.iter().map(|c| c.name())));
         let h = history.clone();
         metrics.add_renderer(Box::new(move |out: &mut String| h.render_metrics(out)));
-        Runner { ctx, slots, registry, metrics, history }
+        Runner { ctx, checks, slots, metrics, history }
     }
 
     /// What requests saw of each check; reading it never runs one.
@@ -101,26 +117,32 @@ impl Runner {
         &self.metrics
     }
 
-    /// Runs the named checks (registered names, deduplicated by the caller)
-    /// and returns their results in the same order, by the largest deadline
-    /// among them at the latest.
-    pub fn run(&self, names: &[&'static str]) -> Vec<CheckResult> {
+    /// Runs the given checks (deduplicated by the caller) and returns their
+    /// results in the same order, by the largest deadline among them at the
+    /// latest.
+    pub fn run(&self, ids: &[CheckId]) -> Vec<CheckResult> {
         let now = Instant::now();
-        let pending: Vec<_> = names
+        let pending: Vec<_> = ids
             .iter()
-            .map(|&name| {
-                let idx = self.registry.iter().position(|c| c.name == name).expect("registered check name");
-                let timeout = self.ctx.config.timeout_for(name);
-                (idx, timeout, self.join_or_start(idx, now, timeout))
+            .map(|&id| {
+                let timeout = self.ctx.config.timeout_for(id);
+                let joined = match self.checks[id.index()] {
+                    Some(check) => self.join_or_start(check, now, timeout),
+                    None => Joined::Missing,
+                };
+                (id, timeout, joined)
             })
             .collect();
         pending
             .into_iter()
-            .map(|(idx, timeout, joined)| {
-                let name = self.registry[idx].name;
+            .map(|(id, timeout, joined)| {
+                let name = id.name();
                 let (outcome, duration, finished) = match joined {
-                    Joined::Inline => {
-                        let (outcome, duration) = self.run_inline(idx, now + timeout);
+                    Joined::Missing => {
+                        (Outcome::unknown(format!("{name}: no such check here")), Duration::ZERO, Instant::now())
+                    }
+                    Joined::Inline(check) => {
+                        let (outcome, duration) = execute(check, &self.ctx, &self.metrics, now + timeout);
                         (outcome, duration, Instant::now())
                     }
                     Joined::Cached(done) => (done.outcome.clone(), done.duration, done.finished),
@@ -133,19 +155,19 @@ impl Runner {
                         }
                     },
                 };
-                self.note_verdict(idx, &outcome);
+                self.note_verdict(id, &outcome);
                 self.history.record(name, &outcome, duration, finished);
-                CheckResult { name, outcome, duration }
+                CheckResult { id, outcome, duration }
             })
             .collect()
     }
 
-    fn join_or_start(&self, idx: usize, now: Instant, timeout: Duration) -> Joined {
-        if self.registry[idx].exec == Exec::Snapshot {
-            return Joined::Inline;
+    fn join_or_start(&self, check: &'static Check, now: Instant, timeout: Duration) -> Joined {
+        if check.exec == Exec::Snapshot {
+            return Joined::Inline(check);
         }
         let min_interval = self.ctx.config.check_min_interval;
-        let mut slot = lock(&self.slots[idx]);
+        let mut slot = lock(&self.slots[check.id.index()]);
         if let Some(last) = &slot.last
             && now.saturating_duration_since(last.finished) < min_interval
         {
@@ -157,39 +179,33 @@ impl Runner {
         let flight = Arc::new(Flight { started: now, done: Mutex::new(None), cv: Condvar::new() });
         slot.inflight = Some(flight.clone());
         drop(slot);
-        self.spawn(idx, flight.clone(), now + timeout);
+        self.spawn(check, flight.clone(), now + timeout);
         Joined::Flight(flight)
     }
 
-    /// Runs a snapshot check here and now: it only reads memory, so it needs
-    /// no thread, no deadline enforcement and no cache.
-    fn run_inline(&self, idx: usize, deadline: Instant) -> (Outcome, Duration) {
-        execute(&self.registry[idx], &self.ctx, &self.metrics, deadline)
-    }
-
-    fn spawn(&self, idx: usize, flight: Arc<Flight>, deadline: Instant) {
-        let check: &'static Check = &self.registry[idx];
-        let (ctx, metrics, slot) = (self.ctx.clone(), self.metrics.clone(), self.slots[idx].clone());
+    fn spawn(&self, check: &'static Check, flight: Arc<Flight>, deadline: Instant) {
+        let slot = &self.slots[check.id.index()];
+        let (ctx, metrics, thread_slot) = (self.ctx.clone(), self.metrics.clone(), slot.clone());
         let thread_flight = flight.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("check-{}", check.name))
+            .name(format!("check-{}", check.name()))
             .stack_size(CHECK_THREAD_STACK)
             .spawn(move || {
                 let (outcome, duration) = execute(check, &ctx, &metrics, deadline);
-                finish(&slot, &thread_flight, Done { outcome, duration, finished: Instant::now() });
+                finish(&thread_slot, &thread_flight, Done { outcome, duration, finished: Instant::now() });
             });
         if let Err(e) = spawned {
-            log::warn_limited("spawn-check", &format!("cannot start a thread for check {}: {e}", check.name));
+            log::warn_limited("spawn-check", &format!("cannot start a thread for check {}: {e}", check.name()));
             let outcome = Outcome::unknown("could not start the check (out of threads)");
-            finish(&self.slots[idx], &flight, Done { outcome, duration: Duration::ZERO, finished: Instant::now() });
+            finish(slot, &flight, Done { outcome, duration: Duration::ZERO, finished: Instant::now() });
         }
     }
 
     /// Logs a line when a check's verdict flips (pass ↔ fail), once per flip.
-    fn note_verdict(&self, idx: usize, outcome: &Outcome) {
+    fn note_verdict(&self, id: CheckId, outcome: &Outcome) {
         let passed = outcome.passed();
-        let previous = lock(&self.slots[idx]).last_passed.replace(passed);
-        let name = self.registry[idx].name;
+        let previous = lock(&self.slots[id.index()]).last_passed.replace(passed);
+        let name = id.name();
         // A flapping check logs each distinct line at most once a minute.
         match (previous, outcome.reason()) {
             (Some(true), Some(reason)) | (None, Some(reason)) => {
@@ -210,9 +226,9 @@ impl Runner {
 fn execute(check: &Check, ctx: &Ctx, metrics: &Metrics, deadline: Instant) -> (Outcome, Duration) {
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(ctx, deadline)))
-        .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name)));
+        .unwrap_or_else(|_| Outcome::unknown(format!("{} check crashed (a bug; see the log)", check.name())));
     let duration = started.elapsed();
-    metrics.check_finished(check.name, &outcome, duration);
+    metrics.check_finished(check.name(), outcome.passed(), outcome.kind(), duration);
     (outcome, duration)
 }
 
@@ -259,11 +275,14 @@ fn timeout_reason(timeout: Duration, started: Instant, now: Instant) -> String {
 mod tests {
     use super::*;
     use crate::config::test_config;
+    use crate::testutil::wait_for;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Barrier, OnceLock};
 
     fn runner(registry: &'static [Check], knobs: &[(&str, &str)]) -> Runner {
-        Runner::with_registry(Arc::new(Ctx::new(test_config(knobs))), Arc::new(Metrics::new()), registry)
+        let config = test_config(knobs);
+        let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
+        Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), registry)
     }
 
     /// A gate that tests open to release checks blocked on it.
@@ -292,13 +311,13 @@ mod tests {
             Outcome::Pass
         }
         static REG: &[Check] = &[
-            Check { name: "kubelet", exec: Exec::Probe, run: meet },
-            Check { name: "node_ready", exec: Exec::Probe, run: meet },
+            Check { id: CheckId::Kubelet, exec: Exec::Probe, run: meet },
+            Check { id: CheckId::NodeReady, exec: Exec::Probe, run: meet },
         ];
         let r = runner(REG, &[("CHECK_TIMEOUT_MS", "5000")]);
-        let results = r.run(&["kubelet", "node_ready"]);
+        let results = r.run(&[CheckId::Kubelet, CheckId::NodeReady]);
         assert!(results.iter().all(|r| r.outcome == Outcome::Pass), "{results:?}");
-        assert_eq!(results.iter().map(|r| r.name).collect::<Vec<_>>(), ["kubelet", "node_ready"]);
+        assert_eq!(results.iter().map(|r| r.name()).collect::<Vec<_>>(), ["kubelet", "node_ready"]);
     }
 
     #[test]
@@ -310,15 +329,15 @@ mod tests {
             GATE.wait(Duration::from_secs(30));
             Outcome::Pass
         }
-        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: hang }];
+        static REG: &[Check] = &[Check { id: CheckId::Kubelet, exec: Exec::Probe, run: hang }];
         let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]));
-        let first = r.run(&["kubelet"]);
+        let first = r.run(&[CheckId::Kubelet]);
         assert_eq!(first[0].outcome, Outcome::Unknown("timed out after 50 ms".into()));
         // 50 concurrent probes while it hangs: all Unknown, no new execution.
         let handles: Vec<_> = (0..50)
             .map(|_| {
                 let r = r.clone();
-                std::thread::spawn(move || r.run(&["kubelet"]))
+                std::thread::spawn(move || r.run(&[CheckId::Kubelet]))
             })
             .collect();
         for h in handles {
@@ -329,10 +348,9 @@ mod tests {
         assert_eq!(STARTED.load(Ordering::SeqCst), 1);
         // Once it returns, its result is used and the next probe runs anew.
         GATE.open();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while r.run(&["kubelet"])[0].outcome != Outcome::Pass {
-            assert!(Instant::now() < deadline, "check never recovered");
-        }
+        wait_for("the check to recover", Duration::from_secs(10), || {
+            (r.run(&[CheckId::Kubelet])[0].outcome == Outcome::Pass).then_some(())
+        });
     }
 
     #[test]
@@ -344,20 +362,17 @@ mod tests {
             GATE.wait(Duration::from_secs(10));
             Outcome::fail("down")
         }
-        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: slow }];
+        static REG: &[Check] = &[Check { id: CheckId::Kubelet, exec: Exec::Probe, run: slow }];
         // Late joiners that miss the flight reuse its result (min interval).
         let r = Arc::new(runner(REG, &[("CHECK_TIMEOUT_MS", "20000"), ("CHECK_MIN_INTERVAL_MS", "600000")]));
         let handles: Vec<_> = (0..20)
             .map(|_| {
                 let r = r.clone();
-                std::thread::spawn(move || r.run(&["kubelet"]))
+                std::thread::spawn(move || r.run(&[CheckId::Kubelet]))
             })
             .collect();
         // Let them all join the flight, then release it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while RUNS.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        wait_for("the execution to start", Duration::from_secs(10), || (RUNS.load(Ordering::SeqCst) > 0).then_some(()));
         GATE.open();
         for h in handles {
             assert_eq!(h.join().unwrap()[0].outcome, Outcome::Fail("down".into()));
@@ -372,15 +387,15 @@ mod tests {
             RUNS.fetch_add(1, Ordering::SeqCst);
             Outcome::Pass
         }
-        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: count }];
+        static REG: &[Check] = &[Check { id: CheckId::Kubelet, exec: Exec::Probe, run: count }];
         let cached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
         for _ in 0..5 {
-            assert!(cached.run(&["kubelet"])[0].outcome.passed());
+            assert!(cached.run(&[CheckId::Kubelet])[0].outcome.passed());
         }
         assert_eq!(RUNS.load(Ordering::SeqCst), 1);
         let uncached = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
         for _ in 0..5 {
-            uncached.run(&["kubelet"]);
+            uncached.run(&[CheckId::Kubelet]);
         }
         assert_eq!(RUNS.load(Ordering::SeqCst), 6);
     }
@@ -396,9 +411,9 @@ mod tests {
                 Outcome::fail("changed")
             }
         }
-        static REG: &[Check] = &[Check { name: "node_ready", exec: Exec::Snapshot, run: read }];
+        static REG: &[Check] = &[Check { id: CheckId::NodeReady, exec: Exec::Snapshot, run: read }];
         let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "600000")]);
-        let verdicts: Vec<bool> = (0..4).map(|_| r.run(&["node_ready"])[0].outcome.passed()).collect();
+        let verdicts: Vec<bool> = (0..4).map(|_| r.run(&[CheckId::NodeReady])[0].outcome.passed()).collect();
         assert_eq!(verdicts, [true, false, true, false]);
     }
 
@@ -413,17 +428,16 @@ mod tests {
             Outcome::Pass
         }
         static REG: &[Check] = &[
-            Check { name: "kubelet", exec: Exec::Probe, run: hang },
-            Check { name: "node_ready", exec: Exec::Snapshot, run: fine },
+            Check { id: CheckId::Kubelet, exec: Exec::Probe, run: hang },
+            Check { id: CheckId::NodeReady, exec: Exec::Snapshot, run: fine },
         ];
         let r = runner(REG, &[("CHECK_TIMEOUT_MS", "50"), ("CHECK_MIN_INTERVAL_MS", "0")]);
-        r.run(&["node_ready", "kubelet"]);
+        r.run(&[CheckId::NodeReady, CheckId::Kubelet]);
         GATE.open();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !r.run(&["kubelet"])[0].outcome.passed() {
-            assert!(Instant::now() < deadline, "check never recovered");
-        }
-        use crate::history::State;
+        wait_for("the check to recover", Duration::from_secs(10), || {
+            r.run(&[CheckId::Kubelet])[0].outcome.passed().then_some(())
+        });
+        use crate::runner::history::State;
         let ring: Vec<_> = r.history().transitions().iter().map(|t| (t.check, t.from, t.to)).collect();
         assert_eq!(
             ring,
@@ -442,11 +456,86 @@ mod tests {
         fn boom(_: &Ctx, _: Instant) -> Outcome {
             panic!("bug in a check");
         }
-        static REG: &[Check] = &[Check { name: "kubelet", exec: Exec::Probe, run: boom }];
+        static REG: &[Check] = &[Check { id: CheckId::Kubelet, exec: Exec::Probe, run: boom }];
         let r = runner(REG, &[("CHECK_MIN_INTERVAL_MS", "0")]);
         for _ in 0..2 {
-            let res = r.run(&["kubelet"]);
+            let res = r.run(&[CheckId::Kubelet]);
             assert!(matches!(&res[0].outcome, Outcome::Unknown(m) if m.contains("crashed")), "{res:?}");
         }
+    }
+
+    /// disk_pressure with a statvfs that hangs like one on a dead NFS mount (simulated through
+    /// the `HostPaths::fs_stats` seam): every request gets Unknown at its
+    /// deadline, and however many requests come, only one thread is stuck.
+    #[test]
+    fn hung_statvfs_is_bounded_by_the_runner_with_one_stuck_thread() {
+        use crate::host::FsStats;
+        use crate::sys::StatVfs;
+        use std::io;
+
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static RELEASED: Mutex<bool> = Mutex::new(false);
+        static WAKE: Condvar = Condvar::new();
+        fn hanging(_: &std::path::Path) -> io::Result<FsStats> {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            let mut released = RELEASED.lock().unwrap();
+            while !*released {
+                released = WAKE.wait(released).unwrap();
+            }
+            let vfs = StatVfs { frsize: 4096, blocks: 100, bavail: 50, files: 100, favail: 50, fsid: 0 };
+            Ok(FsStats { dev: 1, vfs })
+        }
+
+        let env = |k: &str| {
+            let v = match k {
+                "NODE_NAME" => "n1",
+                "CHECK_TIMEOUT_MS" => "200",
+                "CHECK_MIN_INTERVAL_MS" => "0",
+                "DISK_PRESSURE_PATHS" => "/",
+                _ => return None,
+            };
+            Some(v.to_string())
+        };
+        let config = crate::config::Config::from_raw(&crate::config::Raw::new(env, &[]).unwrap()).unwrap();
+        let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
+        let mut ctx = Ctx::new(config, node, Vec::new());
+        ctx.host.fs_stats = hanging;
+        let runner = Arc::new(Runner::new(Arc::new(ctx), Arc::new(Metrics::new())));
+
+        // Sequential and concurrent requests while statvfs hangs.
+        let one = |runner: &Runner| {
+            let started = Instant::now();
+            let r = runner.run(&[CheckId::DiskPressure]).remove(0);
+            (r.outcome, started.elapsed())
+        };
+        for _ in 0..3 {
+            let (out, took) = one(&runner);
+            assert!(matches!(&out, Outcome::Unknown(r) if r.starts_with("timed out after 200 ms")), "{out:?}");
+            // Never a hang: answered at the deadline (generous bound for a loaded CI).
+            assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(1700), "{took:?}");
+        }
+        let parallel: Vec<_> = (0..8)
+            .map(|_| {
+                let r = runner.clone();
+                std::thread::spawn(move || one(&r))
+            })
+            .collect();
+        for h in parallel {
+            let (out, took) = h.join().unwrap();
+            assert!(matches!(out, Outcome::Unknown(_)) && took < Duration::from_millis(1700), "{out:?} {took:?}");
+        }
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "one stuck statvfs, not one per request");
+
+        // The mount comes back: the stuck run finishes (its waiter gets its
+        // Pass), and the next request runs the check afresh.
+        *RELEASED.lock().unwrap() = true;
+        WAKE.notify_all();
+        wait_for("a Pass once the mount is back", Duration::from_secs(5), || {
+            (one(&runner).0 == Outcome::Pass).then_some(())
+        });
+        assert_eq!(one(&runner).0, Outcome::Pass);
+        // The stuck run plus at least one fresh run (two if the first probe
+        // after the release missed the stuck flight's end).
+        assert!((2..=3).contains(&CALLS.load(Ordering::SeqCst)), "{}", CALLS.load(Ordering::SeqCst));
     }
 }

@@ -1,0 +1,3 @@
+module hnre/bench-peer-go
+
+go 1.22
