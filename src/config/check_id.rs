@@ -120,7 +120,8 @@ mod tests {
                 "container_runtime",
                 "filesystem_ro",
                 "disk_pressure",
-                "network"
+                "network",
+                "service_endpoints"
             ]
         );
         for (i, id) in CheckId::ALL.into_iter().enumerate() {
