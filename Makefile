@@ -22,9 +22,12 @@ run:
 
 # Installs what the end-to-end tests talk to (as root on Debian/Ubuntu; a
 # one-line note elsewhere), then runs every test. E2E_REQUIRED=1 (set by
-# .ci/run) turns every skipped end-to-end test into a failure.
+# .ci/run) turns every skipped end-to-end test into a failure. As root it
+# also builds the real cluster's binaries (scripts/cluster build: minutes the
+# first time on a machine, nothing once cached) for tests/real_cluster.rs.
 test:
 	./scripts/install-test-deps.sh
+	if [ "$$(id -u)" = 0 ]; then ./scripts/cluster build; fi
 	$(CARGO) test --all-targets
 
 check:

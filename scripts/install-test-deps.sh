@@ -11,11 +11,16 @@ set -eu
 # systemd-analyze verify). chromium: tests/status_browser.rs loads the status
 # page in headless Chromium (and scripts/status-screenshot); tmux:
 # tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:
-# legible text in those screenshots.
+# legible text in those screenshots. containernetworking-plugins, openssl: the
+# real cluster of scripts/cluster (loopback CNI plugin; its certificates), which
+# also uses containerd and buildah (pause image) and builds Kubernetes with
+# the Go toolchain at /usr/local/go (not a Debian package: it must be there).
 PACKAGES="
 buildah
 chromium
 containerd
+containernetworking-plugins
+openssl
 dnsmasq-base
 fonts-dejavu-core
 haproxy

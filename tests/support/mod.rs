@@ -10,6 +10,7 @@ pub mod kube_env;
 pub mod lb_rig;
 pub mod raw_http;
 pub mod reaction;
+pub mod real_cluster;
 pub mod repo;
 pub mod service;
 pub mod status_rig;

@@ -1,0 +1,435 @@
+//! Black-box tests against a real Kubernetes control plane and kubelet
+//! (scripts/cluster: Kubernetes and etcd built from source, containerd from
+//! Debian, all on loopback). The built binary runs on the host with real
+//! credentials, and the image from `make image` runs in the cluster as the
+//! shipped DaemonSet. One cluster per test binary; tests take turns.
+//! Needs root and `scripts/cluster build` (run by `make test`); skips
+//! otherwise, fails under E2E_REQUIRED=1.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::kube_env::as_env;
+use support::real_cluster::{Cluster, cluster, run, serial};
+use support::{Service, TempDir, wait_for};
+
+const NS: &str = "harmony-node-readiness";
+const SA: &str = "harmony-node-readiness-endpoint";
+const UA: &str = "harmony-node-readiness-endpoint/";
+/// Generous: shared CI machines. The sub-second figures come from
+/// scripts/cluster-bench, not from these deadlines.
+const REACT: Duration = Duration::from_secs(10);
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped namespace + RBAC, and the service on the host with a token of
+/// the shipped ServiceAccount (as in a pod, through KUBERNETES_SERVICE_*).
+fn with_shipped_rbac(c: &Cluster, node: &str, extra: &[(&str, &str)]) -> (Service, TempDir) {
+    let deploy = repo().join("deploy");
+    c.kubectl(&["apply", "-f", deploy.join("namespace.yaml").to_str().unwrap()]);
+    c.kubectl(&["apply", "-f", deploy.join("rbac.yaml").to_str().unwrap()]);
+    let sa_dir = TempDir::new("real-sa");
+    let token = c.token(NS, SA, &[]);
+    let mut env = c.in_cluster_env(sa_dir.path(), &token);
+    env.retain(|(k, _)| k != "NODE_NAME");
+    env.push(("NODE_NAME".into(), node.into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    (Service::start(&as_env(&env)), sa_dir)
+}
+
+fn wait_status(svc: &Service, path: &str, want: u16, limit: Duration) -> support::Response {
+    wait_for(&format!("{path} → {want}"), limit, || Some(svc.get(path)).filter(|r| r.status == want))
+}
+
+fn agent_line(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut line = String::new();
+    let _ = s.read_to_string(&mut line);
+    line.trim().to_string()
+}
+
+/// Sets (or clears) a condition of our own on a Node: the kubelet and the
+/// controllers leave unknown condition types alone, so `custom_conditions`
+/// turns on it and on nothing else — a change that proves the watch is live.
+fn set_test_condition(c: &Cluster, node: &str, bad: bool) {
+    let now = support::real_cluster::now_rfc3339();
+    let status = if bad { "True" } else { "False" };
+    let patch = format!(
+        r#"{{"status":{{"conditions":[{{"type":"HnreTestProblem","status":"{status}","reason":"Test","message":"set by tests/real_cluster.rs","lastHeartbeatTime":"{now}","lastTransitionTime":"{now}"}}]}}}}"#
+    );
+    c.kubectl(&["patch", "node", node, "--subresource=status", "--type=strategic", "-p", &patch]);
+}
+
+// ------------------------------------------------------------ node_ready
+
+#[test]
+fn node_ready_follows_the_ready_condition_cordon_and_deletion() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    let node = "hnre-api-node";
+    c.create_api_node(node);
+    let (svc, _sa) = with_shipped_rbac(c, node, &[("AGENT_PORT", "0"), ("AGENT_CHECKS", "node_ready,node_eligible")]);
+    wait_status(&svc, "/health", 200, REACT);
+
+    // Ready=False through the status subresource, and back.
+    c.set_ready(node, false);
+    let r = wait_status(&svc, "/health", 503, REACT);
+    assert!(r.reason("node_ready").unwrap().starts_with("TestNotReady: set by the test"), "{}", r.body);
+    c.set_ready(node, true);
+    wait_status(&svc, "/health", 200, REACT);
+
+    // kubectl cordon: node_eligible fails, the agent says drain.
+    let agent = support::lb_rig::agent_port(&svc);
+    c.kubectl(&["cordon", node]);
+    let r = wait_status(&svc, "/health?check=node_ready,node_eligible", 503, REACT);
+    assert!(r.reason("node_eligible").unwrap().contains("cordoned"), "{}", r.body);
+    assert_eq!(agent_line(agent), "up drain");
+    c.kubectl(&["uncordon", node]);
+    wait_status(&svc, "/health?check=node_ready,node_eligible", 200, REACT);
+    assert_eq!(agent_line(agent), "up ready");
+
+    // Deleted: `node "X" not found`; created again: ready again.
+    c.kubectl(&["delete", "node", node, "--wait=true"]);
+    let r = wait_status(&svc, "/health", 503, REACT);
+    assert_eq!(r.reason("node_ready").unwrap(), format!("node \"{node}\" not found"), "{}", r.body);
+    c.create_api_node(node);
+    wait_status(&svc, "/health", 200, REACT);
+    c.kubectl(&["delete", "node", node]);
+}
+
+// ------------------------------------------------------------ credentials
+
+#[test]
+fn kubelet_conf_reads_its_own_node_through_the_node_authorizer_alone() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    // The kubelet's kubeconfig names its rotating client certificate
+    // (kubelet-client-current.pem, issued through a CSR at bootstrap).
+    let kubeconfig = c.str("kubelet_kubeconfig");
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    assert!(text.contains("kubelet-client-current.pem"), "{text}");
+    // No RBAC grants system:nodes anything on nodes: only the Node authorizer.
+    let bindings = c.json(&["get", "clusterrolebindings"]);
+    for b in bindings["items"].as_array().unwrap() {
+        let to_nodes = b["subjects"].as_array().is_some_and(|s| {
+            s.iter().any(|s| s["name"] == "system:nodes" || s["name"].as_str().is_some_and(|n| n.starts_with("system:node:")))
+        });
+        let role = b["roleRef"]["name"].as_str().unwrap();
+        assert!(!to_nodes || role.contains("certificatesigningrequests"), "RBAC binds {role} to nodes");
+    }
+    let skip = c.audit_lines();
+    let svc = Service::start(&[("NODE_NAME", &c.node), ("KUBECONFIG", kubeconfig)]);
+    wait_status(&svc, "/health", 200, REACT);
+    set_test_condition(c, &c.node, true);
+    let r = wait_status(&svc, "/health?check=custom_conditions", 503, REACT);
+    assert!(r.reason("custom_conditions").unwrap().contains("HnreTestProblem=True"), "{}", r.body);
+    set_test_condition(c, &c.node, false);
+    wait_status(&svc, "/health?check=custom_conditions", 200, REACT);
+    let events = c.audit(UA, skip);
+    let user = format!("system:node:{}", c.node);
+    for verb in ["list", "watch"] {
+        assert!(
+            events.iter().any(|e| e["verb"] == verb && e["user"]["username"] == user.as_str() && e["responseStatus"]["code"] == 200),
+            "no successful {verb} as {user}: {events:?}"
+        );
+    }
+    assert!(!events.iter().any(|e| e["responseStatus"]["code"] == 403), "{events:?}");
+    assert!(!svc.log().contains("polling"), "{}", svc.log());
+}
+
+#[test]
+fn get_only_rbac_falls_back_to_polling_and_says_so() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    c.kubectl(&["apply", "-f", repo().join("deploy/namespace.yaml").to_str().unwrap()]);
+    c.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: hnre-get-only, namespace: harmony-node-readiness}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: hnre-get-only}
+rules: [{apiGroups: [""], resources: ["nodes"], verbs: ["get"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: hnre-get-only}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: hnre-get-only}
+subjects: [{kind: ServiceAccount, name: hnre-get-only, namespace: harmony-node-readiness}]
+"#,
+    );
+    let sa_dir = TempDir::new("real-get-only");
+    let token = c.token(NS, "hnre-get-only", &[]);
+    let mut env = c.in_cluster_env(sa_dir.path(), &token);
+    env.push(("NODE_POLL_INTERVAL_SECONDS".into(), "1".into()));
+    // RBAC bindings reach the authorizer's cache within a moment.
+    let svc = Service::start(&as_env(&env));
+    wait_status(&svc, "/health", 200, Duration::from_secs(30));
+    wait_for("the polling log line", REACT, || svc.log().contains("polling GET /api/v1/nodes/").then_some(()));
+    let metrics = svc.get("/metrics").body;
+    assert!(metrics.contains("node_readiness_node_watch_polling 1"), "{metrics}");
+    set_test_condition(c, &c.node, true);
+    wait_status(&svc, "/health?check=custom_conditions", 503, REACT);
+    set_test_condition(c, &c.node, false);
+    wait_status(&svc, "/health?check=custom_conditions", 200, REACT);
+}
+
+// ------------------------------------------------------------ API faults
+
+/// Probes `path` every 50 ms until `done` returns true; returns the failures.
+fn probe_while(svc: &Service, path: &str, mut done: impl FnMut() -> bool) -> Vec<String> {
+    let mut failures = vec![];
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !done() && Instant::now() < deadline {
+        let r = svc.get(path);
+        if r.status != 200 {
+            failures.push(format!("{} {}", r.status, r.body));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    failures
+}
+
+/// Restarts kube-apiserver with `signal` while probing; the last state stays,
+/// the watch resumes (a change after the restart is seen) and the service
+/// asks the API only a handful of times. Returns the service's audit events.
+fn restart_api_server(c: &Cluster, svc: &Service, signal: &str, between: impl FnOnce()) -> Vec<serde_json::Value> {
+    let skip = c.audit_lines();
+    let t0 = Instant::now();
+    c.stop("kube-apiserver", signal);
+    between();
+    // While it is down the last state is kept: probe through the outage.
+    let restarted = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            c.start("kube-apiserver");
+        });
+        let failures = probe_while(svc, "/health", || h.is_finished());
+        assert!(failures.is_empty(), "probes failed while the API server was down: {failures:?}");
+        h.join().is_ok()
+    });
+    assert!(restarted);
+    eprintln!("kube-apiserver {signal} restart took {:?}", t0.elapsed());
+    set_test_condition(c, &c.node, true);
+    wait_status(svc, "/health?check=custom_conditions", 503, Duration::from_secs(60));
+    set_test_condition(c, &c.node, false);
+    wait_status(svc, "/health?check=custom_conditions", 200, REACT);
+    c.audit(UA, skip)
+}
+
+fn count(events: &[serde_json::Value], verb: &str) -> usize {
+    events.iter().filter(|e| e["verb"] == verb && e["stage"] != "ResponseStarted").count()
+}
+
+#[test]
+fn api_server_sigterm_restart_with_a_rotated_token_keeps_state_and_resumes() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    // Token A is bound to a Secret: deleting the Secret revokes it at once.
+    c.kubectl(&["apply", "-f", repo().join("deploy/namespace.yaml").to_str().unwrap()]);
+    c.kubectl(&["apply", "-f", repo().join("deploy/rbac.yaml").to_str().unwrap()]);
+    for s in ["hnre-token-a", "hnre-token-b"] {
+        c.kubectl_try(&["-n", NS, "delete", "secret", s]);
+        c.kubectl(&["-n", NS, "create", "secret", "generic", s]);
+    }
+    let bound = |s: &str| c.token(NS, SA, &["--duration=10m", "--bound-object-kind=Secret", &format!("--bound-object-name={s}")]);
+    let sa_dir = TempDir::new("real-rotate");
+    let env = c.in_cluster_env(sa_dir.path(), &bound("hnre-token-a"));
+    let svc = Service::start(&as_env(&env));
+    wait_status(&svc, "/health", 200, REACT);
+
+    // Rotate in the file (as the kubelet does: write, rename), revoke A, and
+    // restart the API server so that the service must authenticate again.
+    let tmp = sa_dir.path().join("..token.tmp");
+    std::fs::write(&tmp, bound("hnre-token-b")).unwrap();
+    std::fs::rename(&tmp, sa_dir.path().join("token")).unwrap();
+    c.kubectl(&["-n", NS, "delete", "secret", "hnre-token-a"]);
+    let events = restart_api_server(c, &svc, "TERM", || {});
+    let (lists, watches) = (count(&events, "list"), count(&events, "watch"));
+    eprintln!("after a SIGTERM restart: {lists} list(s), {watches} watch(es): {:?}", summary(&events));
+    assert!(lists <= 3 && watches <= 6, "relist storm: {:?}", summary(&events));
+    assert!(events.iter().all(|e| e["responseStatus"]["code"] != 401) || svc.get("/health").status == 200);
+    let served = events.iter().any(|e| e["verb"] == "watch" && e["responseStatus"]["code"] == 200);
+    assert!(served, "no watch answered after the restart: {:?}", summary(&events));
+}
+
+#[test]
+fn api_server_sigkill_restart_after_etcd_compaction_relists_once_on_410() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    let (svc, _sa) = with_shipped_rbac(c, &c.node.clone(), &[]);
+    wait_status(&svc, "/health", 200, REACT);
+    // Changes behind the open watch, then etcd compacted past all of them:
+    // the resourceVersion the service resumes from is gone for good.
+    for bad in [true, false, true, false] {
+        set_test_condition(c, &c.node, bad);
+    }
+    wait_status(&svc, "/health?check=custom_conditions", 200, REACT);
+    let events = restart_api_server(c, &svc, "KILL", || {
+        let etcdctl = |args: &[&str]| {
+            let (ok, out, err) = run(Command::new(c.str("etcdctl")).arg("--endpoints").arg(c.str("etcd")).args(args));
+            assert!(ok, "etcdctl {args:?}: {err}");
+            out
+        };
+        let status: serde_json::Value = serde_json::from_str(&etcdctl(&["endpoint", "status", "-w", "json"])).unwrap();
+        let rev = status[0]["Status"]["header"]["revision"].as_i64().unwrap();
+        etcdctl(&["compact", &rev.to_string()]);
+    });
+    eprintln!("after etcd compaction and a SIGKILL restart: {:?}", summary(&events));
+    let gone = events.iter().any(|e| e["responseStatus"]["code"] == 410);
+    let lists = count(&events, "list");
+    assert!(lists <= 3, "relist storm: {:?}", summary(&events));
+    // Either the API answered 410 and the service relisted, or (watch cache
+    // already past it) the watch resumed; both keep the state. Report which.
+    eprintln!("410 seen: {gone}, lists: {lists}");
+    if gone {
+        assert!(lists >= 1, "410 without a relist: {:?}", summary(&events));
+    }
+}
+
+fn summary(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["stage"] != "ResponseStarted" || e["verb"] == "watch")
+        .map(|e| format!("{} {} {} {}", e["stage"], e["verb"], e["responseStatus"]["code"], e["requestURI"]))
+        .collect()
+}
+
+// ------------------------------------------------------------ kubelet death
+
+#[test]
+fn kubelet_death_fails_kubelet_at_once_and_node_ready_after_the_grace_period() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    let (svc, _sa) = with_shipped_rbac(c, &c.node.clone(), &[]);
+    wait_status(&svc, "/health?check=node_ready,kubelet", 200, REACT);
+    let t0 = Instant::now();
+    c.stop("kubelet", "TERM");
+    let r = wait_status(&svc, "/health?check=node_ready,kubelet", 503, REACT);
+    let kubelet_after = t0.elapsed();
+    assert_eq!(r.json()["checks"][0]["passed"], true, "{}", r.body);
+    assert!(r.reason("kubelet").unwrap().starts_with("kubelet healthz:"), "{}", r.body);
+    let grace = c.str("node_monitor_grace_period").to_string();
+    let r = wait_status(&svc, "/health", 503, Duration::from_secs(180));
+    let ready_after = t0.elapsed();
+    let reason = r.reason("node_ready").unwrap();
+    assert!(reason.starts_with("NodeStatusUnknown: Kubelet stopped posting node status"), "{reason}");
+    eprintln!(
+        "kubelet stopped: check=kubelet 503 after {kubelet_after:?}; node_ready 503 after {ready_after:?} \
+         (controller-manager --node-monitor-grace-period={grace})"
+    );
+    c.start("kubelet");
+    wait_status(&svc, "/health", 200, Duration::from_secs(120));
+}
+
+// ------------------------------------------------------------ in-cluster
+
+/// `make image`, then imported into the cluster's containerd under the name
+/// and tag the shipped manifest uses (and `extra_tag` for a rolling update).
+fn import_image(c: &Cluster, tags: &[&str]) {
+    let version = env!("CARGO_PKG_VERSION");
+    let local = format!("localhost/harmony-node-readiness-endpoint:{version}");
+    let (ok, out, err) = run(Command::new("make").arg("-C").arg(repo()).args(["image", "ENGINE=buildah"]));
+    assert!(ok, "make image: {out}{err}");
+    let tar = TempDir::new("real-image");
+    for tag in tags {
+        let name = format!("registry.example.com/harmony-node-readiness-endpoint:{tag}");
+        let file = tar.path().join(format!("{tag}.tar"));
+        let (ok, _, err) = run(Command::new("buildah").args(["push", "--quiet", &local]).arg(format!("docker-archive:{}:{name}", file.display())));
+        assert!(ok, "buildah push: {err}");
+        let (ok, _, err) = run(Command::new("ctr")
+            .args(["--address", c.str("containerd_sock"), "-n", "k8s.io", "images", "import"])
+            .arg(&file));
+        assert!(ok, "ctr import: {err}");
+    }
+}
+
+fn rollout(c: &Cluster) {
+    c.kubectl(&["-n", NS, "rollout", "status", "daemonset/harmony-node-readiness-endpoint", "--timeout=180s"]);
+}
+
+fn health_on_node() -> Option<(u16, String)> {
+    let addr = "127.0.0.1:25001".parse().unwrap();
+    let bytes = support::service::exchange(addr, b"GET /health HTTP/1.0\r\n\r\n", Duration::from_secs(2));
+    let (r, _) = support::Response::parse(&bytes)?;
+    Some((r.status, r.body))
+}
+
+fn delete_namespace(c: &Cluster) {
+    c.kubectl(&["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+}
+
+fn in_cluster_user_requests(c: &Cluster, skip: usize) -> bool {
+    c.audit(UA, skip).iter().any(|e| {
+        e["user"]["username"] == format!("system:serviceaccount:{NS}:{SA}").as_str() && e["responseStatus"]["code"] == 200
+    })
+}
+
+#[test]
+fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_failed_probe() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    import_image(c, &["0.1.0", "0.1.0-rollout"]);
+    delete_namespace(c);
+
+    // kubectl apply -k deploy/
+    let skip = c.audit_lines();
+    c.kubectl(&["apply", "-k", repo().join("deploy").to_str().unwrap()]);
+    rollout(c);
+    let (status, body) = wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
+    assert_eq!(status, 200, "{body}");
+    assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
+    let pods = c.json(&["-n", NS, "get", "pods"]);
+    assert_eq!(pods["items"][0]["status"]["phase"], "Running", "{pods}");
+
+    // Rolling update to a new tag: a probe every 50 ms, not one fails.
+    c.kubectl(&[
+        "-n",
+        NS,
+        "set",
+        "image",
+        "daemonset/harmony-node-readiness-endpoint",
+        "harmony-node-readiness-endpoint=registry.example.com/harmony-node-readiness-endpoint:0.1.0-rollout",
+    ]);
+    let mut probes = 0;
+    let failures = std::thread::scope(|s| {
+        let h = s.spawn(|| rollout(c));
+        let mut failures = vec![];
+        while !h.is_finished() {
+            probes += 1;
+            match health_on_node() {
+                Some((200, _)) => {}
+                other => failures.push(format!("{other:?}")),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        h.join().unwrap();
+        failures
+    });
+    eprintln!("rolling update: {probes} probes, {} failed", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(probes > 20, "the rollout was too quick to observe ({probes} probes)");
+    let ds = c.json(&["-n", NS, "get", "daemonset", SA]);
+    assert!(ds["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().ends_with(":0.1.0-rollout"));
+    delete_namespace(c);
+
+    // The original README's three commands, file by file.
+    let skip = c.audit_lines();
+    for f in ["namespace.yaml", "rbac.yaml", "daemonset.yaml"] {
+        c.kubectl(&["apply", "-f", repo().join("deploy").join(f).to_str().unwrap()]);
+    }
+    rollout(c);
+    wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
+    assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
+    delete_namespace(c);
+}
