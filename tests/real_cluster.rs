@@ -120,7 +120,9 @@ fn kubelet_conf_reads_its_own_node_through_the_node_authorizer_alone() {
     let bindings = c.json(&["get", "clusterrolebindings"]);
     for b in bindings["items"].as_array().unwrap() {
         let to_nodes = b["subjects"].as_array().is_some_and(|s| {
-            s.iter().any(|s| s["name"] == "system:nodes" || s["name"].as_str().is_some_and(|n| n.starts_with("system:node:")))
+            s.iter().any(|s| {
+                s["name"] == "system:nodes" || s["name"].as_str().is_some_and(|n| n.starts_with("system:node:"))
+            })
         });
         let role = b["roleRef"]["name"].as_str().unwrap();
         assert!(!to_nodes || role.contains("certificatesigningrequests"), "RBAC binds {role} to nodes");
@@ -137,7 +139,9 @@ fn kubelet_conf_reads_its_own_node_through_the_node_authorizer_alone() {
     let user = format!("system:node:{}", c.node);
     for verb in ["list", "watch"] {
         assert!(
-            events.iter().any(|e| e["verb"] == verb && e["user"]["username"] == user.as_str() && e["responseStatus"]["code"] == 200),
+            events.iter().any(|e| e["verb"] == verb
+                && e["user"]["username"] == user.as_str()
+                && e["responseStatus"]["code"] == 200),
             "no successful {verb} as {user}: {events:?}"
         );
     }
@@ -242,7 +246,9 @@ fn api_server_sigterm_restart_with_a_rotated_token_keeps_state_and_resumes() {
         c.kubectl_try(&["-n", NS, "delete", "secret", s]);
         c.kubectl(&["-n", NS, "create", "secret", "generic", s]);
     }
-    let bound = |s: &str| c.token(NS, SA, &["--duration=10m", "--bound-object-kind=Secret", &format!("--bound-object-name={s}")]);
+    let bound = |s: &str| {
+        c.token(NS, SA, &["--duration=10m", "--bound-object-kind=Secret", &format!("--bound-object-name={s}")])
+    };
     let sa_dir = TempDir::new("real-rotate");
     let env = c.in_cluster_env(sa_dir.path(), &bound("hnre-token-a"));
     let svc = Service::start(&as_env(&env));
@@ -345,7 +351,9 @@ fn import_image(c: &Cluster, tags: &[&str]) {
     for tag in tags {
         let name = format!("registry.example.com/harmony-node-readiness-endpoint:{tag}");
         let file = tar.path().join(format!("{tag}.tar"));
-        let (ok, _, err) = run(Command::new("buildah").args(["push", "--quiet", &local]).arg(format!("docker-archive:{}:{name}", file.display())));
+        let (ok, _, err) = run(Command::new("buildah")
+            .args(["push", "--quiet", &local])
+            .arg(format!("docker-archive:{}:{name}", file.display())));
         assert!(ok, "buildah push: {err}");
         let (ok, _, err) = run(Command::new("ctr")
             .args(["--address", c.str("containerd_sock"), "-n", "k8s.io", "images", "import"])
@@ -371,7 +379,8 @@ fn delete_namespace(c: &Cluster) {
 
 fn in_cluster_user_requests(c: &Cluster, skip: usize) -> bool {
     c.audit(UA, skip).iter().any(|e| {
-        e["user"]["username"] == format!("system:serviceaccount:{NS}:{SA}").as_str() && e["responseStatus"]["code"] == 200
+        e["user"]["username"] == format!("system:serviceaccount:{NS}:{SA}").as_str()
+            && e["responseStatus"]["code"] == 200
     })
 }
 
@@ -386,7 +395,8 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     let skip = c.audit_lines();
     c.kubectl(&["apply", "-k", repo().join("deploy").to_str().unwrap()]);
     rollout(c);
-    let (status, body) = wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
+    let (status, body) =
+        wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
     assert_eq!(status, 200, "{body}");
     assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
     let pods = c.json(&["-n", NS, "get", "pods"]);
@@ -432,4 +442,80 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
     assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
     delete_namespace(c);
+}
+
+// ------------------------------------------------------------ service_endpoints
+
+const SE_NS: &str = "hnre-service-endpoints";
+
+/// A hand-made EndpointSlice of Service `web` (selector-less, so no
+/// controller touches it): one endpoint on our node with the given
+/// conditions, one ready endpoint on another node.
+fn web_slice(node: &str, ready: bool, serving: bool, terminating: bool) -> String {
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-manual\n  namespace: {SE_NS}\n  \
+         labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n  - name: http\n    port: 8080\n    protocol: TCP\n\
+         endpoints:\n  - addresses: [\"192.0.2.10\"]\n    nodeName: {node}\n    \
+         conditions: {{ready: {ready}, serving: {serving}, terminating: {terminating}}}\n  \
+         - addresses: [\"192.0.2.11\"]\n    nodeName: hnre-elsewhere\n    conditions: {{ready: true}}\n"
+    )
+}
+
+fn wait_se_reason(svc: &Service, want: &str) -> Duration {
+    let start = Instant::now();
+    wait_for(&format!("service_endpoints reason {want:?}"), REACT, || {
+        let r = svc.get("/health?check=service_endpoints");
+        (r.status == 503 && r.reason("service_endpoints").as_deref() == Some(want)).then_some(())
+    });
+    start.elapsed()
+}
+
+/// The real API server's EndpointSlices through the check: the shipped RBAC
+/// alone is not enough (the reason names the permission), the component's
+/// Role + RoleBinding for the namespace is; then every reason follows the
+/// slice. The slice is hand-made (a selector-less Service): this cluster's
+/// pods have no address an EndpointSlice may carry (loopback CNI only,
+/// node IP 127.0.0.1, which EndpointSlice validation rejects), so a
+/// Deployment's pod never gets an endpoint here.
+#[test]
+fn service_endpoints_follows_real_endpointslices_with_the_components_rbac() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    let node = c.node.clone();
+    let svc_name = format!("{SE_NS}/web");
+    c.kubectl(&["delete", "namespace", SE_NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    c.kubectl(&["create", "namespace", SE_NS]);
+    let service = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {SE_NS}\nspec:\n  ports:\n    - name: http\n      port: 8080\n"
+    );
+    c.kubectl_stdin(&["apply", "-f", "-"], &service);
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    let (svc, _sa) = with_shipped_rbac(c, &node, &[("SERVICE_ENDPOINTS", &svc_name)]);
+
+    // The base RBAC grants nothing on EndpointSlices: the real 403 becomes the reason.
+    wait_se_reason(
+        &svc,
+        &format!("{svc_name}: cannot list endpointslices.discovery.k8s.io in namespace \"{SE_NS}\" (RBAC)"),
+    );
+    let rbac = std::fs::read_to_string(repo().join("deploy/components/service-endpoints/rbac.yaml")).unwrap();
+    c.kubectl_stdin(&["apply", "-f", "-"], &rbac.replace("namespace: ingress-nginx", &format!("namespace: {SE_NS}")));
+    wait_status(&svc, "/health?check=service_endpoints", 200, Duration::from_secs(60));
+
+    // Readiness failing here, one ready elsewhere.
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, false, false, false));
+    let took = wait_se_reason(&svc, &format!("{svc_name}: no ready endpoint on this node (1 ready elsewhere)"));
+    eprintln!("not ready → 503 seen after {took:?} (poll included)");
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    wait_status(&svc, "/health?check=service_endpoints", 200, REACT);
+    // The pod terminates (still serving): early drain.
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, false, true, true));
+    let took = wait_se_reason(&svc, &format!("{svc_name}: endpoint 192.0.2.10 terminating"));
+    eprintln!("terminating → 503 seen after {took:?} (poll included)");
+    // The slice goes away (Service deleted, or given a selector-less life).
+    c.kubectl(&["-n", SE_NS, "delete", "endpointslice", "web-manual"]);
+    wait_se_reason(&svc, &format!("{svc_name}: no EndpointSlice (Service missing or has no selector)"));
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    wait_status(&svc, "/health?check=service_endpoints", 200, REACT);
+    drop(svc);
+    c.kubectl(&["delete", "namespace", SE_NS, "--wait=false"]);
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use support::haproxy::{Haproxy, free_port};
 use support::kube_env::as_env;
-use support::real_cluster::{Cluster, cluster, serial};
 use support::reaction::{ms, percentile, until_status};
+use support::real_cluster::{Cluster, cluster, serial};
 use support::{Service, TempDir};
 
 const UA: &str = "harmony-node-readiness-endpoint/";
@@ -119,7 +119,8 @@ fn b_api_requests_per_hour() {
     let events = c.audit(UA, skip);
     let requests = events.iter().filter(|e| e["stage"] == "ResponseStarted" || e["verb"] != "watch").count();
     let hours = t0.elapsed().as_secs_f64() / 3600.0;
-    let by_verb = |v: &str| events.iter().filter(|e| e["verb"] == v && (e["stage"] == "ResponseStarted" || v != "watch")).count();
+    let by_verb =
+        |v: &str| events.iter().filter(|e| e["verb"] == v && (e["stage"] == "ResponseStarted" || v != "watch")).count();
     println!(
         "cluster-bench API requests: {requests} in {:.1} min ({} list, {} watch, {} get) = {:.0} per hour per node (kubelet node, quiet)",
         t0.elapsed().as_secs_f64() / 60.0,

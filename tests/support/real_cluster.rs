@@ -175,8 +175,13 @@ impl Cluster {
     }
 
     pub fn ready_status(&self, node: &str) -> Option<String> {
-        let (ok, out) =
-            self.kubectl_try(&["get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
+        let (ok, out) = self.kubectl_try(&[
+            "get",
+            "node",
+            node,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ]);
         ok.then(|| out.trim().to_string())
     }
 
