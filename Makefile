@@ -3,6 +3,8 @@ CARGO ?= cargo
 BIN := harmony-node-readiness-endpoint
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MUSL_TARGET := x86_64-unknown-linux-musl
+# Both CPUs of the release, built by `make static`.
+MUSL_TARGETS := x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 STATIC_BIN := $(TARGET_DIR)/$(MUSL_TARGET)/release/$(BIN)
 IMAGE ?= localhost/$(BIN):$(VERSION)
@@ -12,7 +14,7 @@ ENGINE ?= $(firstword $(foreach e,podman buildah docker,$(if $(shell command -v 
 IMAGE_SOURCE ?= $(or $(shell sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -n 1),NOASSERTION)
 IMAGE_LICENSES ?= $(or $(shell sed -n 's/^license = "\(.*\)"/\1/p' Cargo.toml | head -n 1),NOASSERTION)
 
-.PHONY: build run test check static image bench fuzz clean
+.PHONY: build run test check static image image-archive release bench fuzz clean
 
 build:
 	$(CARGO) build --release --bin $(BIN)
@@ -35,24 +37,36 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
-# Fully static x86_64 binary (musl libc, release, LTO, stripped): runs on any
-# x86_64 Linux and in a FROM-scratch image. Installs the musl target and
-# musl-tools first when they are missing (scripts/static-toolchain.sh).
+# Fully static binaries for x86_64 and aarch64 (musl libc, release, LTO,
+# stripped): each runs on any Linux of its CPU and in a FROM-scratch image.
+# Installs the musl targets and the C (cross) compilers for ring first when
+# they are missing (scripts/static-toolchain.sh, called by static-build).
 static:
-	./scripts/static-toolchain.sh
-	$(CARGO) build --release --target $(MUSL_TARGET) --bin $(BIN)
-	@echo "static binary: $(STATIC_BIN) ($$(stat -c %s $(STATIC_BIN)) bytes)"
+	CARGO="$(CARGO)" ./scripts/static-build $(MUSL_TARGETS)
 
-# The FROM-scratch image (Containerfile) around the static binary, built from
-# a context that holds only that binary.
+# The FROM-scratch image (Containerfile) around the static binaries: one
+# image per CPU, each built from a context that holds only its binary, under
+# one multi-arch OCI image index named $(IMAGE) (podman or buildah manifest).
+# Push it: `$(ENGINE) manifest push --all --format oci $(IMAGE) docker://REGISTRY/NAME:TAG`.
 image: static
-	@test -n "$(ENGINE)" || { echo "make image: install podman or buildah (Debian packages)" >&2; exit 1; }
-	rm -rf $(TARGET_DIR)/image-context && mkdir -p $(TARGET_DIR)/image-context
-	cp $(STATIC_BIN) $(TARGET_DIR)/image-context/$(BIN)
-	$(if $(filter buildah,$(ENGINE)),buildah bud,$(ENGINE) build) -f Containerfile -t $(IMAGE) \
-		--build-arg BINARY=$(BIN) --build-arg VERSION=$(VERSION) \
-		--build-arg SOURCE=$(IMAGE_SOURCE) --build-arg LICENSES=$(IMAGE_LICENSES) \
-		$(TARGET_DIR)/image-context
+	ENGINE=$(ENGINE) IMAGE=$(IMAGE) VERSION=$(VERSION) SOURCE=$(IMAGE_SOURCE) LICENSES=$(IMAGE_LICENSES) \
+		./scripts/image $(TARGET_DIR) $(MUSL_TARGETS)
+
+# A single-CPU image for this host only, as a docker-archive file a node's
+# containerd imports (`ctr -n k8s.io images import FILE`) or `podman load`s:
+# $(IMAGE_ARCHIVE), image name $(IMAGE).
+HOST_MUSL_TARGET := $(shell uname -m)-unknown-linux-musl
+IMAGE_ARCHIVE ?= $(TARGET_DIR)/image/$(BIN)-$(VERSION)-$(shell uname -m).tar
+image-archive:
+	CARGO="$(CARGO)" ./scripts/static-build $(HOST_MUSL_TARGET)
+	ENGINE=$(ENGINE) IMAGE=$(IMAGE) VERSION=$(VERSION) SOURCE=$(IMAGE_SOURCE) LICENSES=$(IMAGE_LICENSES) \
+		ARCHIVE=$(IMAGE_ARCHIVE) ./scripts/image $(TARGET_DIR) $(HOST_MUSL_TARGET)
+
+# Release files in $(RELEASE_DIR): both static binaries, SHA256SUMS, a
+# CycloneDX SBOM and the rendered manifests (kustomize and helm template).
+RELEASE_DIR ?= $(TARGET_DIR)/release-$(VERSION)
+release: static
+	CARGO="$(CARGO)" ./scripts/release $(TARGET_DIR) $(RELEASE_DIR)
 
 # Every cargo-fuzz target for FUZZ_SECONDS (default 60) each; see scripts/fuzz.
 fuzz:

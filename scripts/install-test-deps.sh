@@ -4,17 +4,20 @@
 # it does nothing and those tests skip (outside CI) with a one-line reason.
 set -eu
 
-# haproxy: tests/haproxy.rs, tests/packaging.rs and scripts/lb-reaction;
-# prometheus: only its `promtool check metrics` (tests/metrics.rs), the server
-# is never started. buildah, keepalived, musl-tools, mount, systemd:
-# tests/packaging.rs (image, keepalived example, static build, chroot,
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user: the aarch64
+# static binary (scripts/static-build) run under emulation (tests/arm64.rs).
+# haproxy: tests/haproxy.rs, tests/lb_examples.rs and scripts/lb-reaction;
+# prometheus: `promtool check metrics` (tests/metrics.rs), `promtool test
+# rules` and the server scraping the service (tests/monitoring.rs).
+# buildah, keepalived, musl-tools, mount, systemd:
+# tests/{image,lb_examples,static_binary,systemd}.rs (image, keepalived example, static build, chroot,
 # systemd-analyze verify). chromium: tests/status_browser.rs loads the status
 # page in headless Chromium (and scripts/status-screenshot); tmux:
 # tests/status_command.rs reads the `status` command's screen; fonts-dejavu-core:
 # legible text in those screenshots. containernetworking-plugins, openssl: the
-# real cluster of scripts/cluster (loopback CNI plugin; its certificates), which
-# also uses containerd and buildah (pause image) and builds Kubernetes with
-# the Go toolchain at /usr/local/go (not a Debian package: it must be there).
+# real cluster of scripts/cluster (loopback CNI plugin; its certificates),
+# which also uses containerd and buildah (pause image) and builds Kubernetes
+# with the Go toolchain at /usr/local/go (not a Debian package: it must be there).
 PACKAGES="
 buildah
 chromium
@@ -23,12 +26,15 @@ containernetworking-plugins
 openssl
 dnsmasq-base
 fonts-dejavu-core
+gcc-aarch64-linux-gnu
 haproxy
 iproute2
 keepalived
+libc6-dev-arm64-cross
 mount
 musl-tools
 prometheus
+qemu-user
 systemd
 tmux
 util-linux
@@ -59,3 +65,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     if [ -n "$own_policy" ]; then rm -f "$policy"; fi
 fi
+
+# Helm for tests/helm_chart.rs and `make release`: built once from its Go
+# module into a cache outside the clone (scripts/helm), so tests find it.
+"$(dirname "$0")/helm" --path >/dev/null || echo "install-test-deps: helm could not be built; the chart tests will skip" >&2

@@ -71,7 +71,12 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
             return Ok(0);
         }
         Command::Version => {
-            println!("harmony-node-readiness-endpoint {}", env!("CARGO_PKG_VERSION"));
+            // The commit comes from build.rs ("unknown" when built without git).
+            println!(
+                "harmony-node-readiness-endpoint {} (commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("HNRE_GIT_COMMIT")
+            );
             return Ok(0);
         }
         Command::Serve | Command::Check(_) => {}

@@ -150,7 +150,12 @@ impl Metrics {
             f(&mut out);
         }
         family(&mut out, "node_readiness_build_info", "gauge", "Build information; always 1.");
-        let _ = writeln!(out, "node_readiness_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            out,
+            "node_readiness_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("HNRE_GIT_COMMIT")
+        );
         out
     }
 }

@@ -3,54 +3,11 @@
 //! README's deployment mistakes.
 mod support;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
-use support::skip_unless_program;
-
+use std::process::Command;
+use support::manifests::{find, kustomize, one, parse_yaml};
 use support::repo::{read, repo, run};
-
-fn yaml_to_json(y: &yaml_rust2::Yaml) -> Value {
-    use yaml_rust2::Yaml;
-    match y {
-        Yaml::Real(s) => s.parse::<f64>().map(Value::from).unwrap_or(Value::String(s.clone())),
-        Yaml::Integer(i) => Value::from(*i),
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Array(a) => Value::Array(a.iter().map(yaml_to_json).collect()),
-        Yaml::Hash(h) => Value::Object(
-            h.iter().map(|(k, v)| (k.as_str().expect("string keys").to_string(), yaml_to_json(v))).collect(),
-        ),
-        Yaml::Null => Value::Null,
-        other => panic!("unexpected YAML node {other:?}"),
-    }
-}
-
-/// Parses a multi-document YAML stream into JSON objects.
-fn parse_yaml(text: &str) -> Vec<Value> {
-    let docs = yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_else(|e| panic!("invalid YAML: {e}\n{text}"));
-    docs.iter().map(yaml_to_json).filter(|d| !d.is_null()).collect()
-}
-
-/// `kubectl kustomize <dir>`, parsed; `None` (after the skip line) without kubectl.
-fn kustomize(dir: &str) -> Option<Vec<Value>> {
-    if skip_unless_program("kubectl") {
-        return None;
-    }
-    let (ok, out, err) = run(Command::new("kubectl").arg("kustomize").arg(repo(dir)));
-    assert!(ok, "kubectl kustomize {dir} failed: {err}");
-    Some(parse_yaml(&out))
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    docs.iter().filter(|d| d["kind"] == kind).collect()
-}
-
-fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
-    let found = find(docs, kind);
-    assert_eq!(found.len(), 1, "expected one {kind}");
-    found[0]
-}
+use support::skip_unless_program;
 
 fn env_of<'a>(container: &'a Value, name: &str) -> &'a Value {
     container["env"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no env {name}"))

@@ -6,6 +6,7 @@
 //!   timed from before the request) to /health, over CLUSTER_BENCH_FLIPS (50);
 //! - and from such a flip to a real HAProxy's DOWN and back UP
 //!   (`inter 200ms fall 2 rise 2`, as scripts/lb-reaction).
+//!
 //! Prints figures; asserts nothing about them.
 
 mod support;

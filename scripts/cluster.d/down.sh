@@ -43,5 +43,6 @@ for _ in 1 2 3; do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
     done
 done
+[ ! -e "$dir/made-root-shared" ] || mount --make-private /
 rm -rf "$dir"
 [ ! -e "$dir" ] || { echo "cluster down: could not remove $dir" >&2; exit 1; }

@@ -3,7 +3,9 @@
 # a child of this script's caller in its own session (setsid), its pid written
 # to DIR/pids/NAME, its log to DIR/logs/NAME.log; `down` stops them by pid.
 # Tunables (environment): NODE_MONITOR_GRACE_PERIOD (controller-manager,
-# default 20s; Kubernetes' own default is 40s), CLUSTER_NODE (node name,
+# default 40s, as Kubernetes; a shorter one is overtaken by the ~23 s graceful
+# shutdown of a SIGTERMed kube-apiserver, during which heartbeats fail),
+# CLUSTER_NODE (node name,
 # default hnre-node).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 dir=$1
 node=${CLUSTER_NODE:-hnre-node}
-grace=${NODE_MONITOR_GRACE_PERIOD:-20s}
+grace=${NODE_MONITOR_GRACE_PERIOD:-40s}
 # There is no kube-proxy. The `kubernetes` Service gets the first address of
 # the service range and port 443: with the range 127.0.0.0/24 and the API
 # server on 127.0.0.1:443, a pod's in-cluster config (KUBERNETES_SERVICE_HOST
@@ -228,6 +230,10 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.grpc.v1.
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # This VM withholds CAP_SYS_RESOURCE even from root, so runc may not lower
+  # oom_score_adj to the kubelet's -998 ("failed to update
+  # /proc/self/oom_score_adj: Permission denied"): clamp it instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -258,6 +264,13 @@ pause_tar=$dir/containerd/pause.tar
 ctr --address "$sock" -n k8s.io images import "$pause_tar" >/dev/null || fail "could not import the pause image"
 
 # ---- kubelet ----
+# The DaemonSet mounts / with mountPropagation HostToContainer, which needs /
+# to be a shared mount, as systemd makes it on every ordinary host. This VM
+# has no systemd and / is private: make it shared (that mount only, not
+# recursive) and let `down` make it private again.
+if ! awk '$5 == "/" {print $7}' /proc/self/mountinfo | grep -q shared; then
+    mount --make-shared / && touch "$dir/made-root-shared"
+fi
 cat >"$dir/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

@@ -44,6 +44,9 @@ const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
 const CREDENTIALS_RETRY: Duration = Duration::from_secs(30);
 /// In GET-polling mode, how often list/watch is tried again (RBAC fixed?).
 const WATCH_RETRY_FROM_POLL: Duration = Duration::from_secs(600);
+/// 403s on list/watch retried with the backoff (1 + 2 + 4 s) before polling,
+/// once a watch has worked: a restarted API server's RBAC is filling.
+const FORBIDDEN_RETRIES: u32 = 3;
 /// The stream reader thread only moves lines (the TLS and chunked decoding
 /// happen there too): a small stack is plenty.
 const READER_STACK: usize = 256 << 10;
@@ -119,6 +122,10 @@ struct Watcher<R: Resource> {
     /// 410s in a row without a healthy watch in between: each waits a
     /// backoff step, so a lagging cache cannot make us relist in a loop.
     expired_streak: u32,
+    /// 403s in a row on list/watch after a watch had opened (see `forbidden`).
+    forbidden_streak: u32,
+    /// A watch opened with these credentials at least once.
+    watched: bool,
 }
 
 impl<R: Resource> Watcher<R> {
@@ -138,6 +145,8 @@ impl<R: Resource> Watcher<R> {
             failing: false,
             next_list: ListFrom::WatchCache,
             expired_streak: 0,
+            forbidden_streak: 0,
+            watched: false,
         }
     }
 
@@ -203,6 +212,7 @@ impl<R: Resource> Watcher<R> {
             };
             self.store.stats().set_connected(true);
             self.store.stats().set_polling(false);
+            (self.watched, self.forbidden_streak) = (true, 0);
             self.confirm();
             let mut events = 0u64;
             let end = loop {
@@ -321,11 +331,21 @@ impl<R: Resource> Watcher<R> {
         std::thread::sleep(delay.max(retry_after.unwrap_or_default().min(BACKOFF_CAP)));
     }
 
-    /// list or watch answered 403: poll with GET instead where the
-    /// resource allows (for a Node, the Node authorizer and get-only RBAC
-    /// roles do); otherwise publish why and try again after a backoff step
-    /// (the RBAC may be applied any moment; a 403 costs the server little).
+    /// list or watch answered 403. Not final at once when a watch worked
+    /// before: a kube-apiserver that has just (re)started serves before its
+    /// RBAC caches are filled and answers 403 for a moment (seen on v1.36
+    /// after SIGKILL); taking that for missing RBAC would cost every node
+    /// its instant updates (or, for slices, flash an RBAC reason) after each
+    /// API server restart. Then: poll with GET instead where the resource
+    /// allows (for a Node, the Node authorizer and get-only RBAC roles do);
+    /// otherwise publish why and try again after a backoff step (the RBAC
+    /// may be applied any moment; a 403 costs the server little).
     fn forbidden(&mut self, verb: &str, why: &str) {
+        if self.watched && self.forbidden_streak < FORBIDDEN_RETRIES {
+            self.forbidden_streak += 1;
+            return self
+                .failed(&format!("{verb} forbidden, retrying (an API server that just started may): {why}"), None);
+        }
         let plural = self.resource.plural();
         let Some(path) = self.resource.poll_path() else {
             self.record_failure(&format!("RBAC forbids {verb} on {plural}: {why}"));

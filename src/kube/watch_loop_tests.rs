@@ -208,6 +208,37 @@ fn forbidden_list_falls_back_to_get_polling() {
     assert_eq!(store.stats().request_count(Verb::Watch), 0);
 }
 
+/// A kube-apiserver restarted under a running watch answers 403 for a moment
+/// (RBAC caches not filled yet): retried, not taken for get-only RBAC.
+#[test]
+fn a_403_after_a_working_watch_is_retried_not_polled() {
+    let watches = Arc::new(Mutex::new(0u32));
+    let seen = watches.clone();
+    let server = Server::start(Box::new(move |req| {
+        if !req.path.contains("watch=1") {
+            return Reply::Json(200, list_json(5, "True"));
+        }
+        let mut n = seen.lock().unwrap();
+        *n += 1;
+        match *n {
+            // the API server goes away: the stream ends
+            1 => Reply::Raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into()),
+            // back, RBAC not ready yet
+            2 => Reply::Json(
+                403,
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes is forbidden","reason":"Forbidden","code":403}"#.into(),
+            ),
+            _ => Reply::Stream(vec![]),
+        }
+    }));
+    let kc = Kubeconfig::new("rbac-warming", server.port);
+    let store = start_watcher(&kc, &[("NODE_POLL_INTERVAL_SECONDS", "1")]);
+    let stats = store.clone();
+    store.wait_until(Instant::now() + PATIENCE, move |_| stats.stats().request_count(Verb::Watch) >= 3);
+    assert!(!store.stats().polling());
+    assert_eq!(store.stats().request_count(Verb::Get), 0);
+}
+
 #[test]
 fn node_absent_from_the_list_is_not_found() {
     let server = Server::start(Box::new(|req| {

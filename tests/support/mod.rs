@@ -8,6 +8,7 @@ pub mod fake_http;
 pub mod haproxy;
 pub mod kube_env;
 pub mod lb_rig;
+pub mod manifests;
 pub mod raw_http;
 pub mod reaction;
 pub mod real_cluster;

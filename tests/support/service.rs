@@ -19,8 +19,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_harmony-node-readiness-endpoint");
 /// `BENCH_BINARY` (scripts/bench only) runs another build of the binary,
 /// e.g. the static musl one, under the same tests.
 fn base_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(std::env::var_os("BENCH_BINARY").unwrap_or_else(|| BIN.into()));
-    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let program = std::env::var_os("BENCH_BINARY").unwrap_or_else(|| BIN.into());
+    program_command(&[program.as_os_str()], args, env)
+}
+
+/// `program` (an executable and leading arguments, e.g. an emulator and the
+/// binary it runs) with `args`, in the same clean environment.
+fn program_command(program: &[&std::ffi::OsStr], args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program[0]);
+    cmd.args(&program[1..]).args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
     if !env.iter().any(|(k, _)| *k == "NODE_NAME" || *k == UNSET_NODE_NAME.0) {
         cmd.env("NODE_NAME", "test-node");
     }
@@ -45,6 +52,13 @@ impl Service {
     }
 
     pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> Service {
+        let program = std::env::var_os("BENCH_BINARY").unwrap_or_else(|| BIN.into());
+        Service::start_program(&[program.as_os_str()], args, env)
+    }
+
+    /// Like `start_with_args`, running `program` (an executable and its
+    /// leading arguments, e.g. `qemu-aarch64 path/to/binary`) instead of BIN.
+    pub fn start_program(program: &[&std::ffi::OsStr], args: &[&str], env: &[(&str, &str)]) -> Service {
         let mut env: Vec<(&str, &str)> = env.to_vec();
         if !env.iter().any(|(k, _)| *k == "LISTEN_ADDRESS") {
             env.push(("LISTEN_ADDRESS", "127.0.0.1"));
@@ -52,7 +66,8 @@ impl Service {
         if !env.iter().any(|(k, _)| *k == "LISTEN_PORT") {
             env.push(("LISTEN_PORT", "0"));
         }
-        let mut child = base_command(args, &env).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn");
+        let mut child =
+            program_command(program, args, &env).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
