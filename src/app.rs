@@ -98,11 +98,12 @@ pub fn run(args: &[String]) -> Result<i32, Error> {
         sys::block_termination_signals().map_err(|e| Error::Startup(format!("cannot block signals: {e}")))?;
     }
     let metrics = Arc::new(Metrics::new());
-    // The Node watcher keeps the store current in the background; the
-    // checks only read it.
+    // The watchers keep the stores current in the background; the checks
+    // only read them.
     let node = crate::kube::start(&config);
-    metrics.add_renderer(crate::kube::metrics::renderer(node.clone()));
-    let ctx = Arc::new(Ctx::new(config, node));
+    let services = crate::kube::start_services(&config);
+    metrics.add_renderer(crate::kube::metrics::renderer(node.clone(), services.clone()));
+    let ctx = Arc::new(Ctx::new(config, node, services));
     let runner = Arc::new(Runner::new(ctx.clone(), metrics));
     match command {
         Command::Check(names) => Ok(check_once(&runner, names)),

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::fake_apiserver::{FakeApiServer, Fault, Verb};
+use support::fake_apiserver::{FakeApiServer, Fault, Phase, Verb, endpoint, endpoint_slice};
 use support::raw_http::RawClient;
 
 const SA: &str = "system:serviceaccount:harmony:node-readiness";
@@ -457,4 +457,133 @@ fn ended_watches_finish_cleanly_even_when_stalled() {
     api.set_ready("n1", "False", "KubeletNotReady", "not delivered on the stalled stream");
     api.end_watches();
     assert!(w.event().unwrap().is_none(), "zero-length chunk, no event");
+}
+
+// ---- EndpointSlices (discovery.k8s.io/v1, namespaced, label-selected) ----
+
+const SLICES: &str = "/apis/discovery.k8s.io/v1/namespaces/ingress/endpointslices";
+const BY_SERVICE: &str = "labelSelector=kubernetes.io%2Fservice-name%3Drouter";
+
+fn slices_api() -> FakeApiServer {
+    let api = FakeApiServer::start();
+    let ep = |ip, node, pod| endpoint(ip, node, pod, Phase::Ready);
+    api.set_endpoint_slice(endpoint_slice("ingress", "router-abc12", "router", vec![ep("10.0.0.1", "n1", "r-1")]));
+    api.set_endpoint_slice(endpoint_slice("ingress", "other-xyz98", "other", vec![ep("10.0.0.9", "n1", "o-1")]));
+    api.set_endpoint_slice(endpoint_slice("elsewhere", "router-qqq11", "router", vec![ep("10.0.0.7", "n2", "r-7")]));
+    api
+}
+
+fn watch_slices(api: &FakeApiServer, query: &str) -> RawClient {
+    let mut c = RawClient::connect(api).unwrap();
+    c.get(&format!("{SLICES}?watch=1&{query}"), &[("Authorization", &auth(api))]).unwrap();
+    assert_eq!(c.head().unwrap().code, 200);
+    c
+}
+
+#[test]
+fn slices_list_by_namespace_and_label_selector() {
+    let api = slices_api();
+    let (code, list) = get_json(&api, &format!("{SLICES}?{BY_SERVICE}&resourceVersion=0"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        (list["kind"].as_str(), list["apiVersion"].as_str()),
+        (Some("EndpointSliceList"), Some("discovery.k8s.io/v1"))
+    );
+    assert_eq!(list["metadata"]["resourceVersion"], api.resource_version().to_string());
+    let items = list["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["router-abc12"], "other namespace and other Service left out");
+    assert!(items[0].get("kind").is_none());
+    assert_eq!(items[0]["endpoints"][0]["conditions"]["ready"], true);
+    // The namespace alone, every namespace, one by name.
+    let (_, ns) = get_json(&api, SLICES);
+    assert_eq!(ns["items"].as_array().unwrap().len(), 2);
+    let (_, all) =
+        get_json(&api, "/apis/discovery.k8s.io/v1/endpointslices?labelSelector=kubernetes.io/service-name=router");
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let (code, one) = get_json(&api, &format!("{SLICES}/router-abc12"));
+    assert_eq!((code, one["kind"].as_str()), (200, Some("EndpointSlice")));
+    let (code, missing) = get_json(&api, &format!("{SLICES}/nope"));
+    assert_eq!(code, 404);
+    assert_eq!(missing["message"], "endpointslices.discovery.k8s.io \"nope\" not found");
+    let (code, _) = get_json(&api, &format!("{SLICES}?labelSelector=a%20in%20(b)"));
+    assert_eq!(code, 400, "set-based selectors are not imitated");
+}
+
+#[test]
+fn a_slice_watch_sees_only_its_selection_and_relabels_as_added_or_deleted() {
+    let api = slices_api();
+    let rv = api.resource_version();
+    let mut w = watch_slices(&api, &format!("{BY_SERVICE}&resourceVersion={rv}&allowWatchBookmarks=true"));
+    api.set_endpoints("ingress", "other-xyz98", vec![]); // another Service: not seen
+    api.set_endpoints("elsewhere", "router-qqq11", vec![]); // another namespace: not seen
+    let m = api.set_endpoints("ingress", "router-abc12", vec![endpoint("10.0.0.1", "n1", "r-1", Phase::Terminating)]);
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!((ev_type(&ev), rv_of(&ev)), ("MODIFIED", m));
+    assert_eq!(ev["object"]["endpoints"][0]["conditions"]["terminating"], true);
+    // A slice that stops matching the selector is DELETED for this watch
+    // (previous content, the change's RV); one that starts matching is ADDED.
+    let gone = api.update_endpoint_slice("ingress", "router-abc12", |s| {
+        s["metadata"]["labels"]["kubernetes.io/service-name"] = "renamed".into();
+    });
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!((ev_type(&ev), rv_of(&ev)), ("DELETED", gone));
+    assert_eq!(ev["object"]["metadata"]["labels"]["kubernetes.io/service-name"], "router");
+    let back = api.update_endpoint_slice("ingress", "other-xyz98", |s| {
+        s["metadata"]["labels"]["kubernetes.io/service-name"] = "router".into();
+    });
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!(
+        (ev_type(&ev), rv_of(&ev), ev["object"]["metadata"]["name"].as_str()),
+        ("ADDED", back, Some("other-xyz98"))
+    );
+    let del = api.delete_endpoint_slice("ingress", "other-xyz98").unwrap();
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!((ev_type(&ev), rv_of(&ev)), ("DELETED", del));
+}
+
+#[test]
+fn slice_watches_start_resume_expire_and_bookmark_like_node_watches() {
+    let api = FakeApiServer::builder().bookmark_period(Duration::from_millis(100)).start();
+    api.set_endpoint_slice(endpoint_slice("ingress", "router-abc12", "router", vec![]));
+    let mut w = watch_slices(&api, &format!("{BY_SERVICE}&resourceVersion=0&allowWatchBookmarks=true"));
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!(ev_type(&ev), "ADDED");
+    assert!(ev["object"]["endpoints"].is_null(), "no endpoints: null, as Go encodes a nil slice");
+    let bm = w.event().unwrap().unwrap();
+    assert_eq!(ev_type(&bm), "BOOKMARK");
+    assert_eq!(
+        (bm["object"]["kind"].as_str(), bm["object"]["apiVersion"].as_str()),
+        (Some("EndpointSlice"), Some("discovery.k8s.io/v1"))
+    );
+    assert!(bm["object"]["endpoints"].is_null() && bm["object"]["metadata"].get("name").is_none());
+    let old = api.resource_version();
+    api.set_endpoints("ingress", "router-abc12", vec![endpoint("10.0.0.1", "n1", "r-1", Phase::Ready)]);
+    api.compact();
+    let mut w = watch_slices(&api, &format!("{BY_SERVICE}&resourceVersion={old}"));
+    let ev = w.event().unwrap().unwrap();
+    assert_eq!((ev_type(&ev), ev["object"]["code"].as_u64()), ("ERROR", Some(410)));
+    assert!(w.event().unwrap().is_none());
+}
+
+#[test]
+fn slice_rbac_is_per_namespace_with_the_apiservers_wording() {
+    let api = slices_api();
+    api.allow_endpointslices_in(Some(&["elsewhere"]));
+    let (code, st) = get_json(&api, &format!("{SLICES}?{BY_SERVICE}"));
+    assert_eq!((code, st["reason"].as_str()), (403, Some("Forbidden")));
+    assert_eq!(
+        st["message"],
+        format!(
+            "endpointslices.discovery.k8s.io is forbidden: User \"{SA}\" cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"ingress\""
+        )
+    );
+    assert_eq!(st["details"], serde_json::json!({"group": "discovery.k8s.io", "kind": "endpointslices"}));
+    let (code, _) = get_json(&api, "/apis/discovery.k8s.io/v1/endpointslices");
+    assert_eq!(code, 403, "a Role per namespace grants nothing cluster-wide");
+    let (code, _) = get_json(&api, "/apis/discovery.k8s.io/v1/namespaces/elsewhere/endpointslices");
+    assert_eq!(code, 200);
+    let mut c = RawClient::connect(&api).unwrap();
+    c.get(&format!("{SLICES}?watch=1&{BY_SERVICE}"), &[("Authorization", &auth(&api))]).unwrap();
+    assert_eq!(c.head().unwrap().code, 403);
 }

@@ -4,8 +4,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::manifests::{kustomize, one, parse_yaml};
-use support::repo::read;
+use std::process::Command;
+use support::manifests::{find, kustomize, one, parse_yaml};
+use support::repo::{read, repo, run};
 use support::skip_unless_program;
 
 fn env_of<'a>(container: &'a Value, name: &str) -> &'a Value {
@@ -174,4 +175,46 @@ fn openshift_additions_render_alone_and_allow_exactly_what_the_daemonset_uses() 
         binding["subjects"],
         json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}])
     );
+}
+
+#[test]
+fn the_service_endpoints_component_grants_list_and_watch_on_endpointslices_in_one_namespace() {
+    if skip_unless_program("kubectl") {
+        return;
+    }
+    // An overlay of the user's own, outside deploy/, as the component's
+    // header shows (kustomize wants relative paths).
+    let dir = support::TempDir::new("kustomize-overlay");
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let deploy = format!("{up}{}", repo("deploy").display().to_string().trim_start_matches('/'));
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!("resources:\n  - {deploy}\ncomponents:\n  - {deploy}/components/service-endpoints\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = run(Command::new("kubectl").arg("kustomize").arg(dir.path()));
+    assert!(ok, "kubectl kustomize with the component failed: {err}");
+    let docs = parse_yaml(&out);
+    let role = one(&docs, "Role");
+    assert_eq!(role["metadata"]["name"], "harmony-node-readiness-endpoint-endpointslices");
+    assert_eq!(role["metadata"]["namespace"], "ingress-nginx");
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}])
+    );
+    let binding = one(&docs, "RoleBinding");
+    assert_eq!(binding["metadata"]["namespace"], "ingress-nginx");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let sa = one(&docs, "ServiceAccount");
+    assert_eq!(binding["subjects"][0]["name"], sa["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["namespace"], sa["metadata"]["namespace"]);
+    let ds = one(&docs, "DaemonSet");
+    let container = &ds["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_of(container, "SERVICE_ENDPOINTS")["value"], "ingress-nginx/ingress-nginx-controller");
+    assert_eq!(env_of(container, "DEFAULT_CHECKS")["value"], "node_ready,service_endpoints");
+    let n = container["env"].as_array().unwrap().iter().filter(|e| e["name"] == "DEFAULT_CHECKS").count();
+    assert_eq!(n, 1, "the patch replaces the base's DEFAULT_CHECKS");
+    // The base alone grants nothing on EndpointSlices.
+    let base = kustomize("deploy").unwrap();
+    assert!(find(&base, "Role").is_empty() && !serde_json::to_string(&base).unwrap().contains("endpointslices"));
 }

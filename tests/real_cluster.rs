@@ -485,3 +485,79 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
     delete_namespace(c);
 }
+
+// ------------------------------------------------------------ service_endpoints
+
+const SE_NS: &str = "hnre-service-endpoints";
+
+/// A hand-made EndpointSlice of Service `web` (selector-less, so no
+/// controller touches it): one endpoint on our node with the given
+/// conditions, one ready endpoint on another node.
+fn web_slice(node: &str, ready: bool, serving: bool, terminating: bool) -> String {
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-manual\n  namespace: {SE_NS}\n  \
+         labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n  - name: http\n    port: 8080\n    protocol: TCP\n\
+         endpoints:\n  - addresses: [\"192.0.2.10\"]\n    nodeName: {node}\n    \
+         conditions: {{ready: {ready}, serving: {serving}, terminating: {terminating}}}\n  \
+         - addresses: [\"192.0.2.11\"]\n    nodeName: hnre-elsewhere\n    conditions: {{ready: true}}\n"
+    )
+}
+
+fn wait_se_reason(svc: &Service, want: &str) -> Duration {
+    let start = Instant::now();
+    wait_for(&format!("service_endpoints reason {want:?}"), REACT, || {
+        let r = svc.get("/health?check=service_endpoints");
+        (r.status == 503 && r.reason("service_endpoints").as_deref() == Some(want)).then_some(())
+    });
+    start.elapsed()
+}
+
+/// The real API server's EndpointSlices through the check: the shipped RBAC
+/// alone is not enough (the reason names the permission), the component's
+/// Role + RoleBinding for the namespace is; then every reason follows the
+/// slice. The slice is hand-made (a selector-less Service): this cluster's
+/// pods have no address an EndpointSlice may carry (loopback CNI only,
+/// node IP 127.0.0.1, which EndpointSlice validation rejects), so a
+/// Deployment's pod never gets an endpoint here.
+#[test]
+fn service_endpoints_follows_real_endpointslices_with_the_components_rbac() {
+    let Some(c) = cluster() else { return };
+    let _turn = serial();
+    let node = c.node.clone();
+    let svc_name = format!("{SE_NS}/web");
+    c.kubectl(&["delete", "namespace", SE_NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    c.kubectl(&["create", "namespace", SE_NS]);
+    let service = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {SE_NS}\nspec:\n  ports:\n    - name: http\n      port: 8080\n"
+    );
+    c.kubectl_stdin(&["apply", "-f", "-"], &service);
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    let (svc, _sa) = with_shipped_rbac(c, &node, &[("SERVICE_ENDPOINTS", &svc_name)]);
+
+    // The base RBAC grants nothing on EndpointSlices: the real 403 becomes the reason.
+    wait_se_reason(
+        &svc,
+        &format!("{svc_name}: cannot list endpointslices.discovery.k8s.io in namespace \"{SE_NS}\" (RBAC)"),
+    );
+    let rbac = std::fs::read_to_string(repo().join("deploy/components/service-endpoints/rbac.yaml")).unwrap();
+    c.kubectl_stdin(&["apply", "-f", "-"], &rbac.replace("namespace: ingress-nginx", &format!("namespace: {SE_NS}")));
+    wait_status(&svc, "/health?check=service_endpoints", 200, Duration::from_secs(60));
+
+    // Readiness failing here, one ready elsewhere.
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, false, false, false));
+    let took = wait_se_reason(&svc, &format!("{svc_name}: no ready endpoint on this node (1 ready elsewhere)"));
+    eprintln!("not ready → 503 seen after {took:?} (poll included)");
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    wait_status(&svc, "/health?check=service_endpoints", 200, REACT);
+    // The pod terminates (still serving): early drain.
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, false, true, true));
+    let took = wait_se_reason(&svc, &format!("{svc_name}: endpoint 192.0.2.10 terminating"));
+    eprintln!("terminating → 503 seen after {took:?} (poll included)");
+    // The slice goes away (Service deleted, or given a selector-less life).
+    c.kubectl(&["-n", SE_NS, "delete", "endpointslice", "web-manual"]);
+    wait_se_reason(&svc, &format!("{svc_name}: no EndpointSlice (Service missing or has no selector)"));
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_slice(&node, true, true, false));
+    wait_status(&svc, "/health?check=service_endpoints", 200, REACT);
+    drop(svc);
+    c.kubectl(&["delete", "namespace", SE_NS, "--wait=false"]);
+}

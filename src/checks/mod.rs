@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::host::HostPaths;
-use crate::kube::NodeStore;
+use crate::kube::{NodeStore, SliceStore};
 
 mod container_runtime;
 pub mod custom_conditions;
@@ -22,6 +22,7 @@ pub mod node_ready;
 mod node_snapshot;
 #[cfg(test)]
 mod node_verdict_tests;
+pub mod service_endpoints;
 
 pub use crate::config::CheckId;
 pub use custom_conditions::{ConditionRule, parse_condition_rules};
@@ -121,14 +122,17 @@ pub struct Ctx {
     /// The Node snapshot the API-backed checks read, kept current by the
     /// watcher `app` starts (`kube::start`); tests hand in a store of their own.
     pub node: Arc<NodeStore>,
+    /// The EndpointSlice snapshots of the SERVICE_ENDPOINTS Services, in
+    /// their order (`kube::start_services`; empty when none is listed).
+    pub services: Vec<Arc<SliceStore>>,
 }
 
 impl Ctx {
-    /// The context over `config` and the Node store someone else keeps
+    /// The context over `config` and the stores someone else keeps
     /// current. Starts nothing.
-    pub fn new(config: Config, node: Arc<NodeStore>) -> Ctx {
+    pub fn new(config: Config, node: Arc<NodeStore>, services: Vec<Arc<SliceStore>>) -> Ctx {
         let host = HostPaths::from_config(&config);
-        Ctx { config, host, node }
+        Ctx { config, host, node, services }
     }
 
     /// Before a one-shot run (`check` subcommand) or before listening: wait,
@@ -137,6 +141,9 @@ impl Ctx {
     pub fn prepare_one_shot(&self, ids: &[CheckId], deadline: Instant) {
         if ids.iter().any(|&id| get(id).exec == Exec::Snapshot) {
             self.node.wait_first(deadline);
+            for s in &self.services {
+                s.wait_until(deadline, |s| s.settled());
+            }
         }
     }
 }
@@ -180,6 +187,7 @@ pub static REGISTRY: [Check; CheckId::ALL.len()] = [
     filesystem_ro::CHECK,
     disk_pressure::CHECK,
     network::CHECK,
+    service_endpoints::CHECK,
 ];
 
 /// The registered check of `id`.

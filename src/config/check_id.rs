@@ -19,11 +19,12 @@ pub enum CheckId {
     FilesystemRo,
     DiskPressure,
     Network,
+    ServiceEndpoints,
 }
 
 impl CheckId {
     /// Every check, in registry order (`ALL[id.index()] == id`).
-    pub const ALL: [CheckId; 10] = [
+    pub const ALL: [CheckId; 11] = [
         CheckId::NodeReady,
         CheckId::CustomConditions,
         CheckId::NodeEligible,
@@ -34,6 +35,7 @@ impl CheckId {
         CheckId::FilesystemRo,
         CheckId::DiskPressure,
         CheckId::Network,
+        CheckId::ServiceEndpoints,
     ];
 
     /// The public name (query parameter, JSON `name`, metric label).
@@ -49,6 +51,7 @@ impl CheckId {
             CheckId::FilesystemRo => "filesystem_ro",
             CheckId::DiskPressure => "disk_pressure",
             CheckId::Network => "network",
+            CheckId::ServiceEndpoints => "service_endpoints",
         }
     }
 
@@ -117,7 +120,8 @@ mod tests {
                 "container_runtime",
                 "filesystem_ro",
                 "disk_pressure",
-                "network"
+                "network",
+                "service_endpoints"
             ]
         );
         for (i, id) in CheckId::ALL.into_iter().enumerate() {

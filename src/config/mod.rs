@@ -21,9 +21,11 @@ use std::time::Duration;
 pub mod check_id;
 pub mod cli;
 mod parse;
+mod service_ref;
 mod values;
 
 pub use check_id::{BadName, CheckId, parse_list};
+pub use service_ref::{ServiceRef, parse_service_refs};
 pub use values::{ConditionRule, Gateway, parse_condition_rules};
 
 /// One configuration knob, as `--help` and the flag parser see it.
@@ -140,6 +142,9 @@ knobs! {
             "Conditions custom_conditions checks: Type (bad when True) or Type=True|False (required); empty = any non-Ready condition True is bad";
         node_eligible_ignore_cordon: bool = "NODE_ELIGIBLE_IGNORE_CORDON", "false", parse::bool,
             "node_eligible passes on a cordoned (spec.unschedulable) node";
+        /// Empty = no EndpointSlice watch at all
+        service_endpoints: Vec<ServiceRef> = "SERVICE_ENDPOINTS", "", |e, s| parse_service_refs(s).map_err(|why| bad(e, s, &why)),
+            "Services (namespace/name,…) service_endpoints requires a ready, non-terminating endpoint of on this node (EndpointSlice watch)";
         // --- host checks (filesystem_ro, disk_pressure, network)
         host_root: PathBuf = "HOST_ROOT", "/", parse::abs_path,
             "Where the host's / is mounted (container: /host/root); host paths are read below it";
@@ -346,6 +351,15 @@ impl Config {
         if p.agent_checks.is_empty() {
             p.agent_checks = default_agent_checks(&p.default_checks);
         }
+        // A check every probe runs that could only ever fail is a mistake
+        // worth refusing at start (a ?check= request still gets a reason).
+        for (env, listed) in [("DEFAULT_CHECKS", &p.default_checks), ("AGENT_CHECKS", &p.agent_checks)] {
+            if p.service_endpoints.is_empty() && listed.contains(&CheckId::ServiceEndpoints) {
+                return Err(ConfigError(format!(
+                    "SERVICE_ENDPOINTS is empty but {env} runs service_endpoints: list the Services, e.g. SERVICE_ENDPOINTS=ingress-nginx/ingress-nginx-controller"
+                )));
+            }
+        }
         let tls = tls_files(p.tls_cert_file.clone(), p.tls_key_file.clone(), p.tls_client_ca_file.clone())?;
         Ok(p.into_config(raw.effective(), node_name_source, tls))
     }
@@ -491,6 +505,10 @@ mod tests {
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "x")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_PORT", "25001")], "AGENT_PORT"),
             (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "nope")], "AGENT_CHECKS"),
+            (&[("NODE_NAME", "n1"), ("SERVICE_ENDPOINTS", "traefik")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("SERVICE_ENDPOINTS", "kube-system/Traefik")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("DEFAULT_CHECKS", "service_endpoints")], "SERVICE_ENDPOINTS"),
+            (&[("NODE_NAME", "n1"), ("AGENT_CHECKS", "node_ready,service_endpoints")], "SERVICE_ENDPOINTS"),
             (&[("NODE_NAME", "n1"), ("TLS_CERT_FILE", "/c")], "TLS_KEY_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_KEY_FILE", "/k")], "TLS_CERT_FILE"),
             (&[("NODE_NAME", "n1"), ("TLS_CLIENT_CA_FILE", "/ca")], "TLS_CERT_FILE"),

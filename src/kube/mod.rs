@@ -1,17 +1,21 @@
-//! The authoritative Node state from the Kubernetes API: one background
-//! thread (the NodeWatcher, [`watch`]) keeps a snapshot current with one list
-//! and one long watch; checks only read the snapshot, so a probe never
-//! causes an API request.
+//! The authoritative state from the Kubernetes API: background watcher
+//! threads (one generic list/watch machinery, [`watch`]) keep snapshots
+//! current with one list and one long watch each — our Node, and the
+//! EndpointSlices of every Service in SERVICE_ENDPOINTS; checks only read
+//! the snapshots, so a probe never causes an API request.
 //!
 //! [`usable_node`] is the outage policy of design §3, shared by every
-//! API-backed check.
+//! API-backed check ([`SliceState::usable`] applies it to slices).
 //!
 //! Files: `credentials` finds credentials (kubeconfig / in-cluster), `client`
 //! speaks HTTP to the API server (`connect_to` for tls-server-name, `status`
-//! for error bodies), `protocol` is the list/watch wire format, `watch` the
-//! thread, `quiet` how it confirms a quiet watch alive, `backoff` its retry
-//! delays, `store` the published snapshot and stats, `metrics` their
-//! /metrics families, `node` the Node fields we read.
+//! for error bodies), `protocol` is the list/watch wire format, `resource`
+//! what the machinery needs to know of a resource, `watch` the thread,
+//! `quiet` how it confirms a quiet watch alive, `backoff` its retry delays,
+//! `store` the published snapshot and stats, `metrics` their /metrics
+//! families; `node` the Node fields we read and `node_watch` the Node as a
+//! watched resource; `endpoint_slice` and `slice_watch` the same for
+//! EndpointSlices.
 
 mod backoff;
 pub mod client;
@@ -19,10 +23,14 @@ pub mod client;
 mod client_tests;
 mod connect_to;
 pub mod credentials;
+pub mod endpoint_slice;
 pub mod metrics;
 pub mod node;
+mod node_watch;
 pub mod protocol;
 mod quiet;
+pub mod resource;
+pub mod slice_watch;
 pub mod status;
 mod store;
 #[cfg(test)]
@@ -37,7 +45,11 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 
 pub use node::Node;
-pub use store::NodeStore;
+pub use slice_watch::SliceState;
+pub use store::{NodeStore, Store};
+
+/// The store of one Service's EndpointSlices.
+pub type SliceStore = Store<SliceState>;
 
 /// What the API last said about our Node.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,28 +110,53 @@ pub enum Unusable {
 /// Never seen → unknown; seen and the API unreachable → keep the last state,
 /// unless `max_staleness` is set and exceeded; deleted → not found.
 pub fn usable_node(state: &NodeState, max_staleness: Option<Duration>, now: Instant) -> Result<&Node, Unusable> {
-    use Unusable::{CannotTell, NotFound};
-    if let Some(why) = &state.no_credentials {
-        return Err(CannotTell(format!("no Kubernetes credentials: {why}")));
+    let live = Liveness {
+        what: "node",
+        no_credentials: state.no_credentials.as_deref(),
+        confirmed_at: state.confirmed_at,
+        last_error: state.last_error.as_deref(),
+        known: state.presence != Presence::Unknown,
+    };
+    if let Some(why) = cannot_tell(&live, max_staleness, now) {
+        return Err(Unusable::CannotTell(why));
     }
-    let why = |silent: &str| state.last_error.clone().unwrap_or_else(|| silent.into());
-    let age = state.age(now);
+    match &state.presence {
+        Presence::Unknown => unreachable!("cannot_tell covers an unknown state"),
+        Presence::NotFound => Err(Unusable::NotFound(format!("node {:?} not found", state.name))),
+        Presence::Present(node) => Ok(node),
+    }
+}
+
+/// What the outage policy reads of any watched state.
+pub(crate) struct Liveness<'a> {
+    /// `node`, `endpoint`: the reasons say "node state stale for …".
+    pub what: &'a str,
+    pub no_credentials: Option<&'a str>,
+    pub confirmed_at: Option<Instant>,
+    pub last_error: Option<&'a str>,
+    /// The API answered about the object(s) at least once.
+    pub known: bool,
+}
+
+/// The outage policy shared by every watched state: why it cannot be
+/// judged (no credentials; stale beyond `max_staleness`; never known), or
+/// `None` when it can.
+pub(crate) fn cannot_tell(s: &Liveness, max_staleness: Option<Duration>, now: Instant) -> Option<String> {
+    if let Some(why) = s.no_credentials {
+        return Some(format!("no Kubernetes credentials: {why}"));
+    }
+    let why = |silent: &str| s.last_error.unwrap_or(silent).to_string();
+    let age = s.confirmed_at.map(|t| now.saturating_duration_since(t)).unwrap_or_default();
     if let Some(max) = max_staleness
-        && state.confirmed_at.is_some()
+        && s.confirmed_at.is_some()
         && age > max
     {
         // No error yet: a hung server (connections open, nothing sent) whose
         // confirmation request has not timed out.
         let why = why("no answer from the API server");
-        return Err(CannotTell(format!("node state stale for {}s: {why}", age.as_secs())));
+        return Some(format!("{} state stale for {}s: {why}", s.what, age.as_secs()));
     }
-    match &state.presence {
-        Presence::Unknown => {
-            Err(CannotTell(format!("node state unknown: {}", why("no answer from the API server yet"))))
-        }
-        Presence::NotFound => Err(NotFound(format!("node {:?} not found", state.name))),
-        Presence::Present(node) => Ok(node),
-    }
+    (!s.known).then(|| format!("{} state unknown: {}", s.what, why("no answer from the API server yet")))
 }
 
 /// Starts the NodeWatcher thread for `config.node_name` and returns the store
@@ -129,22 +166,54 @@ pub fn start(config: &Config) -> Arc<NodeStore> {
     let store = Arc::new(NodeStore::new(&config.node_name));
     let creds = credentials::discover(config);
     match &creds {
-        Ok(api) => {
-            crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin));
-            store.set_api_server(&api.server);
-        }
-        Err(why) => {
-            crate::log::warn(&format!("no Kubernetes credentials: {why}; API checks fail until they appear"));
-            store.update(|s| s.no_credentials = Some(why.clone()));
-        }
+        Ok(api) => crate::log::info(&format!("Kubernetes API {} via {}", api.server, api.origin)),
+        Err(why) => crate::log::warn(&format!("no Kubernetes credentials: {why}; API checks fail until they appear")),
+    }
+    spawn(node_watch::NodeResource::new(&config.node_name), &store, config, creds, "node-watcher");
+    store
+}
+
+/// Starts one EndpointSlice watcher per Service in SERVICE_ENDPOINTS (none
+/// when it is empty) and returns their stores, in the configured order.
+pub fn start_services(config: &Config) -> Vec<Arc<SliceStore>> {
+    if config.service_endpoints.is_empty() {
+        return Vec::new();
+    }
+    let creds = credentials::discover(config);
+    let stores = config
+        .service_endpoints
+        .iter()
+        .map(|svc| {
+            let store = Arc::new(SliceStore::with(SliceState::new(svc)));
+            spawn(slice_watch::SliceResource::new(svc), &store, config, creds.clone(), "slices-watcher");
+            store
+        })
+        .collect();
+    let names: Vec<String> = config.service_endpoints.iter().map(ToString::to_string).collect();
+    crate::log::info(&format!("watching the EndpointSlices of {}", names.join(", ")));
+    stores
+}
+
+/// Runs the watcher of `resource` on its own thread; a failure to start it
+/// is published as the reason its checks give.
+fn spawn<R: resource::Resource>(
+    resource: R,
+    store: &Arc<Store<R::State>>,
+    config: &Config,
+    creds: Result<credentials::ApiConfig, String>,
+    thread: &str,
+) {
+    use resource::ApiState;
+    match &creds {
+        Ok(api) => store.set_api_server(&api.server),
+        Err(why) => store.update(|s| s.set_no_credentials(Some(why.clone()))),
     }
     let (s, cfg) = (store.clone(), config.clone());
-    let spawned = std::thread::Builder::new().name("node-watcher".into()).spawn(move || watch::run(s, cfg, creds));
+    let spawned = std::thread::Builder::new().name(thread.into()).spawn(move || watch::run(resource, s, cfg, creds));
     if let Err(e) = spawned {
-        crate::log::warn(&format!("cannot start the node watcher thread: {e}"));
-        store.update(|s| s.last_error = Some(format!("node watcher thread not running: {e}")));
+        crate::log::warn(&format!("cannot start the {thread} thread: {e}"));
+        store.update(|s| s.set_error(format!("{thread} thread not running: {e}")));
     }
-    store
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ impl Condition {
     }
 }
 
-fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
+pub(super) fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Object(map) => {

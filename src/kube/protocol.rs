@@ -1,16 +1,16 @@
-//! The watch protocol of one Node on the wire: request paths, the list
-//! answer, and the newline-delimited JSON events of a watch stream
+//! The list/watch protocol on the wire, for any resource: request paths,
+//! the list answer, and the newline-delimited JSON events of a watch stream
 //! (ADDED / MODIFIED / DELETED / BOOKMARK / ERROR with a Status object).
+//! The Node paths are here too (`list_path`, `watch_path`, `get_path`).
 
-use super::node::Node;
 use super::status::{ApiStatus, status_reason};
 
-/// One decoded watch event.
+/// One decoded watch event of objects `T`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<T> {
     /// ADDED or MODIFIED.
-    Upsert(Node),
-    Deleted(Node),
+    Upsert(T),
+    Deleted(T),
     /// Progress marker: only the resourceVersion is meaningful.
     Bookmark(String),
     /// ERROR with code 410: the version is compacted away; relist.
@@ -19,8 +19,12 @@ pub enum Event {
     Error(String),
 }
 
-/// Decodes one line of a watch stream; `Ok(None)` for a blank line.
-pub fn decode_event(line: &[u8]) -> Result<Option<Event>, String> {
+/// Decodes one line of a watch stream with `decode` for its object;
+/// `Ok(None)` for a blank line.
+pub fn decode_event<T>(
+    line: &[u8],
+    decode: impl Fn(serde_json::Value) -> Result<T, String>,
+) -> Result<Option<Event<T>>, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -29,8 +33,8 @@ pub fn decode_event(line: &[u8]) -> Result<Option<Event>, String> {
     let kind = v.get("type").and_then(|t| t.as_str()).ok_or_else(garbage)?;
     let object = v.get("object").cloned().ok_or_else(garbage)?;
     let event = match kind {
-        "ADDED" | "MODIFIED" => Event::Upsert(Node::from_json(object)?),
-        "DELETED" => Event::Deleted(Node::from_json(object)?),
+        "ADDED" | "MODIFIED" => Event::Upsert(decode(object)?),
+        "DELETED" => Event::Deleted(decode(object)?),
         "BOOKMARK" => {
             let rv = object.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).unwrap_or("");
             if rv.is_empty() {
@@ -48,7 +52,6 @@ pub fn decode_event(line: &[u8]) -> Result<Option<Event>, String> {
     Ok(Some(event))
 }
 
-/// `/api/v1/nodes?fieldSelector=metadata.name%3DNAME&resourceVersion=0`.
 /// Where a list may be served from (the reflector's choices in client-go).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListFrom {
@@ -64,21 +67,36 @@ pub enum ListFrom {
     Consistent,
 }
 
+/// Our Node's collection: `/api/v1/nodes?fieldSelector=metadata.name%3DNAME`.
+pub fn node_collection(node: &str) -> String {
+    format!("/api/v1/nodes?fieldSelector=metadata.name%3D{node}")
+}
+
+/// `/api/v1/nodes?fieldSelector=metadata.name%3DNAME&resourceVersion=0`.
 pub fn list_path(node: &str, from: &ListFrom) -> String {
-    let base = format!("/api/v1/nodes?fieldSelector=metadata.name%3D{node}");
+    collection_list_path(&node_collection(node), from)
+}
+
+/// A list of `collection` (a path with its selector query) served `from`.
+pub fn collection_list_path(collection: &str, from: &ListFrom) -> String {
+    let base = collection;
     match from {
         ListFrom::WatchCache => format!("{base}&resourceVersion=0"),
         ListFrom::NotOlderThan(rv) => {
             format!("{base}&resourceVersion={}&resourceVersionMatch=NotOlderThan", encode_query(rv))
         }
-        ListFrom::Consistent => base,
+        ListFrom::Consistent => base.to_string(),
     }
 }
 
 pub fn watch_path(node: &str, rv: &str, timeout_secs: u64) -> String {
+    collection_watch_path(&node_collection(node), rv, timeout_secs)
+}
+
+/// A watch of `collection` from `rv`, with bookmarks.
+pub fn collection_watch_path(collection: &str, rv: &str, timeout_secs: u64) -> String {
     format!(
-        "/api/v1/nodes?fieldSelector=metadata.name%3D{node}&watch=1&allowWatchBookmarks=true\
-         &timeoutSeconds={timeout_secs}&resourceVersion={}",
+        "{collection}&watch=1&allowWatchBookmarks=true&timeoutSeconds={timeout_secs}&resourceVersion={}",
         encode_query(rv)
     )
 }
@@ -87,8 +105,9 @@ pub fn get_path(node: &str) -> String {
     format!("/api/v1/nodes/{node}")
 }
 
-/// resourceVersions are opaque strings: percent-encode all but unreserved.
-fn encode_query(s: &str) -> String {
+/// Query values (resourceVersions are opaque strings, label selectors hold
+/// `/` and `=`): percent-encode all but unreserved.
+pub fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -100,31 +119,33 @@ fn encode_query(s: &str) -> String {
     out
 }
 
-/// The node and resourceVersion out of a list answer.
-pub fn decode_list(v: &serde_json::Value, node: &str) -> Result<(Option<Node>, String), String> {
+/// The items (decoded with `decode`) and the resourceVersion of a list answer.
+pub fn decode_list<T>(
+    v: &serde_json::Value,
+    decode: impl Fn(serde_json::Value) -> Result<T, String>,
+) -> Result<(Vec<T>, String), String> {
     let rv = v.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).unwrap_or("").to_string();
-    let items = v.get("items").and_then(|i| i.as_array()).ok_or("list answer has no items")?;
-    let mut found = None;
-    for item in items {
-        let n = Node::from_json(item.clone())?;
-        if n.metadata.name == node {
-            found = Some(n);
-        }
-    }
+    // `"items": null` is how Go encodes an empty list that was never allocated.
+    let items = match v.get("items") {
+        Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(a)) => a.iter().map(|item| decode(item.clone())).collect::<Result<_, _>>()?,
+        _ => return Err("list answer has no items".into()),
+    };
     if rv.is_empty() {
         return Err("list answer has no resourceVersion".into());
     }
-    Ok((found, rv))
+    Ok((items, rv))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kube::node::Node;
 
     #[test]
     fn decodes_every_event_type() {
         let node = r#"{"kind":"Node","apiVersion":"v1","metadata":{"name":"n1","resourceVersion":"7"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"KubeletNotReady","message":"PLEG is not healthy"}]}}"#;
-        let cases: Vec<(String, Event)> = vec![
+        let cases: Vec<(String, Event<Node>)> = vec![
             (format!(r#"{{"type":"ADDED","object":{node}}}"#), Event::Upsert(Node::from_json(serde_json::from_str(node).unwrap()).unwrap())),
             (format!("{{\"type\":\"MODIFIED\",\"object\":{node}}}\n"), Event::Upsert(Node::from_json(serde_json::from_str(node).unwrap()).unwrap())),
             (format!(r#"{{"type":"DELETED","object":{node}}}"#), Event::Deleted(Node::from_json(serde_json::from_str(node).unwrap()).unwrap())),
@@ -142,9 +163,10 @@ mod tests {
             ),
         ];
         for (line, want) in cases {
-            assert_eq!(decode_event(line.as_bytes()), Ok(Some(want)), "{line}");
+            assert_eq!(decode_event(line.as_bytes(), Node::from_json), Ok(Some(want)), "{line}");
         }
-        let Some(Event::Upsert(n)) = decode_event(format!(r#"{{"type":"ADDED","object":{node}}}"#).as_bytes()).unwrap()
+        let Some(Event::Upsert(n)) =
+            decode_event(format!(r#"{{"type":"ADDED","object":{node}}}"#).as_bytes(), Node::from_json).unwrap()
         else {
             panic!("not an upsert")
         };
@@ -164,10 +186,13 @@ mod tests {
             b"\xff\xfe",
             b"[1,2,3]",
         ] {
-            assert!(decode_event(line).is_err(), "{}", String::from_utf8_lossy(line));
+            assert!(decode_event(line, Node::from_json).is_err(), "{}", String::from_utf8_lossy(line));
         }
-        assert_eq!(decode_event(b"\r\n"), Ok(None));
-        assert!(matches!(decode_event(br#"{"type":"ERROR","object":{"kind":"Node"}}"#), Ok(Some(Event::Error(_)))));
+        assert_eq!(decode_event(b"\r\n", Node::from_json), Ok(None));
+        assert!(matches!(
+            decode_event(br#"{"type":"ERROR","object":{"kind":"Node"}}"#, Node::from_json),
+            Ok(Some(Event::Error(_)))
+        ));
     }
 
     #[test]
@@ -194,11 +219,17 @@ mod tests {
     fn list_answers() {
         let v = serde_json::json!({"kind": "NodeList", "metadata": {"resourceVersion": "99"},
             "items": [{"metadata": {"name": "n1", "resourceVersion": "90"}}]});
-        let (n, rv) = decode_list(&v, "n1").unwrap();
-        assert_eq!((n.unwrap().metadata.name.as_str(), rv.as_str()), ("n1", "99"));
+        let (n, rv) = decode_list(&v, Node::from_json).unwrap();
+        assert_eq!((n[0].metadata.name.as_str(), rv.as_str()), ("n1", "99"));
         let empty = serde_json::json!({"kind": "NodeList", "metadata": {"resourceVersion": "5"}, "items": []});
-        assert_eq!(decode_list(&empty, "n1").unwrap(), (None, "5".to_string()));
-        assert!(decode_list(&serde_json::json!({"items": []}), "n1").is_err());
-        assert!(decode_list(&serde_json::json!({"kind": "Status"}), "n1").is_err());
+        assert_eq!(decode_list(&empty, Node::from_json).unwrap(), (vec![], "5".to_string()));
+        let null = serde_json::json!({"kind": "NodeList", "metadata": {"resourceVersion": "5"}, "items": null});
+        assert_eq!(decode_list(&null, Node::from_json).unwrap(), (vec![], "5".to_string()));
+        assert!(decode_list(&serde_json::json!({"items": []}), Node::from_json).is_err());
+        assert!(decode_list(&serde_json::json!({"kind": "Status"}), Node::from_json).is_err());
+        assert!(
+            decode_list(&serde_json::json!({"metadata": {"resourceVersion": "5"}, "items": [7]}), Node::from_json)
+                .is_err()
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! [`NodeStore`]: the snapshot the watcher publishes and checks read (an
-//! `Arc` swapped under a `RwLock`, so a reader holds the lock only to clone
-//! the `Arc`), a change counter with a condvar for waiters, and the watch
-//! statistics for /metrics.
+//! [`Store`]: the snapshot a watcher publishes and checks read (an `Arc`
+//! swapped under a `RwLock`, so a reader holds the lock only to clone the
+//! `Arc`), a change counter with a condvar for waiters, and the watch
+//! statistics for /metrics. [`NodeStore`] holds the Node's; each watched
+//! Service has a `Store<SliceState>`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
@@ -9,8 +10,8 @@ use std::time::Instant;
 
 use super::{NodeState, Presence};
 
-pub struct NodeStore {
-    state: RwLock<Arc<NodeState>>,
+pub struct Store<S> {
+    state: RwLock<Arc<S>>,
     generation: Mutex<u64>,
     changed: Condvar,
     stats: WatchStats,
@@ -116,10 +117,27 @@ impl WatchStats {
     }
 }
 
+/// The Node watcher's store.
+pub type NodeStore = Store<NodeState>;
+
 impl NodeStore {
     pub fn new(node_name: &str) -> NodeStore {
-        NodeStore {
-            state: RwLock::new(Arc::new(NodeState::new(node_name))),
+        Store::with(NodeState::new(node_name))
+    }
+
+    /// Waits until the first answer about the Node (or the lack of
+    /// credentials) is known, or `deadline`; returns the snapshot then.
+    /// For the one-shot `check` subcommand.
+    pub fn wait_first(&self, deadline: Instant) -> Arc<NodeState> {
+        self.wait_until(deadline, |s| s.presence != Presence::Unknown || s.no_credentials.is_some())
+    }
+}
+
+impl<S: Clone> Store<S> {
+    /// A store holding `initial` until a watcher publishes.
+    pub fn with(initial: S) -> Store<S> {
+        Store {
+            state: RwLock::new(Arc::new(initial)),
             generation: Mutex::new(0),
             changed: Condvar::new(),
             stats: WatchStats::default(),
@@ -137,7 +155,7 @@ impl NodeStore {
     }
 
     /// The current snapshot; never blocks on the API.
-    pub fn snapshot(&self) -> Arc<NodeState> {
+    pub fn snapshot(&self) -> Arc<S> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -145,16 +163,9 @@ impl NodeStore {
         &self.stats
     }
 
-    /// Waits until the first answer about the Node (or the lack of
-    /// credentials) is known, or `deadline`; returns the snapshot then.
-    /// For the one-shot `check` subcommand.
-    pub fn wait_first(&self, deadline: Instant) -> Arc<NodeState> {
-        self.wait_until(deadline, |s| s.presence != Presence::Unknown || s.no_credentials.is_some())
-    }
-
     /// Waits until `pred` holds for a published snapshot, or `deadline`;
     /// returns the last snapshot either way.
-    pub fn wait_until(&self, deadline: Instant, pred: impl Fn(&NodeState) -> bool) -> Arc<NodeState> {
+    pub fn wait_until(&self, deadline: Instant, pred: impl Fn(&S) -> bool) -> Arc<S> {
         let mut generation = self.generation.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let snap = self.snapshot();
@@ -174,10 +185,10 @@ impl NodeStore {
     }
 
     /// Publishes a new snapshot made by `f` from a copy of the current one.
-    pub(crate) fn update(&self, f: impl FnOnce(&mut NodeState)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut S)) {
         {
             let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-            let mut next = NodeState::clone(&guard);
+            let mut next = S::clone(&guard);
             f(&mut next);
             *guard = Arc::new(next);
         }

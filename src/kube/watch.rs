@@ -1,11 +1,13 @@
-//! The NodeWatcher thread, an informer for one object: list our Node with
+//! The one watcher thread body, an informer for any [`Resource`] (our
+//! Node, the EndpointSlices of a Service): list the selection with
 //! `resourceVersion=0` (served from the API server's watch cache, not a
 //! quorum read on etcd), then watch it from the list's resourceVersion with
 //! bookmarks, resuming from the last seen version when the server ends the
 //! stream; relist on 410; exponential backoff with jitter on errors; replace
 //! a watch that stays silent for the idle timeout; with a staleness limit,
 //! confirm a quiet watch alive with a cheap request while it stays open
-//! ([`super::quiet`]); fall back to GET polling when RBAC forbids list/watch.
+//! ([`super::quiet`]); when RBAC forbids list/watch, fall back to GET
+//! polling where the resource has one, else publish why and keep retrying.
 //!
 //! The stream is read on a thread of its own (one per watch) that hands
 //! lines over a channel, so this loop can wake up for a confirmation while
@@ -18,10 +20,10 @@ use std::time::{Duration, Instant};
 use super::backoff::{Backoff, random};
 use super::client::{ApiError, Client, WatchStream};
 use super::credentials::{ApiConfig, discover};
-use super::node::Node;
-use super::protocol::{Event, ListFrom, decode_event, decode_list, get_path, list_path, watch_path};
-use super::store::{NodeStore, Restart, Verb};
-use super::{NodeState, Presence, quiet};
+use super::protocol::{Event, ListFrom, collection_list_path, collection_watch_path, decode_event, decode_list};
+use super::quiet;
+use super::resource::{ApiState, Resource};
+use super::store::{Restart, Store, Verb};
 use crate::config::Config;
 use crate::log;
 
@@ -50,8 +52,8 @@ const FORBIDDEN_RETRIES: u32 = 3;
 const READER_STACK: usize = 256 << 10;
 
 /// Thread body: find credentials (retrying while there are none), then
-/// list → watch forever.
-pub fn run(store: Arc<NodeStore>, config: Config, first: Result<ApiConfig, String>) {
+/// list → watch `resource` forever, publishing into `store`.
+pub fn run<R: Resource>(resource: R, store: Arc<Store<R::State>>, config: Config, first: Result<ApiConfig, String>) {
     let mut creds = first;
     let api = loop {
         match creds {
@@ -63,9 +65,9 @@ pub fn run(store: Arc<NodeStore>, config: Config, first: Result<ApiConfig, Strin
                     Ok(api) => {
                         log::info(&format!("Kubernetes credentials found: {} via {}", api.server, api.origin));
                         store.set_api_server(&api.server);
-                        store.update(|s| s.no_credentials = None);
+                        store.update(|s| s.set_no_credentials(None));
                     }
-                    Err(why) => store.update(|s| s.no_credentials = Some(why.clone())),
+                    Err(why) => store.update(|s| s.set_no_credentials(Some(why.clone()))),
                 }
             }
         }
@@ -74,7 +76,7 @@ pub fn run(store: Arc<NodeStore>, config: Config, first: Result<ApiConfig, Strin
         log::warn("kubeconfig sets insecure-skip-tls-verify: the API server's certificate is NOT verified");
     }
     let client = Client::new(api, config.node_api_timeout, config.node_watch_idle_timeout);
-    Watcher::new(store, client, &config).run();
+    Watcher::new(resource, store, client, &config).run();
 }
 
 enum Mode {
@@ -94,10 +96,10 @@ enum End {
     Failed(String),
 }
 
-struct Watcher {
-    store: Arc<NodeStore>,
+struct Watcher<R: Resource> {
+    resource: R,
+    store: Arc<Store<R::State>>,
     client: Client,
-    name: String,
     poll_interval: Duration,
     /// NODE_STATE_MAX_STALENESS_SECONDS: with it, a quiet watch is confirmed.
     max_staleness: Option<Duration>,
@@ -126,12 +128,12 @@ struct Watcher {
     watched: bool,
 }
 
-impl Watcher {
-    fn new(store: Arc<NodeStore>, client: Client, config: &Config) -> Watcher {
+impl<R: Resource> Watcher<R> {
+    fn new(resource: R, store: Arc<Store<R::State>>, client: Client, config: &Config) -> Watcher<R> {
         Watcher {
+            resource,
             store,
             client,
-            name: config.node_name.clone(),
             poll_interval: poll_interval(config),
             max_staleness: config.node_state_max_staleness,
             backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
@@ -164,11 +166,11 @@ impl Watcher {
             std::thread::sleep(self.backoff.next_delay(random()));
         }
         self.store.stats().requested(Verb::List);
-        let answer = self.client.get_json(&list_path(&self.name, &self.next_list));
+        let answer = self.client.get_json(&collection_list_path(self.resource.collection(), &self.next_list));
         let mut rv = match answer.map_err(|e| (e.code(), e.to_string(), e.retry_after())) {
-            Ok(v) => match decode_list(&v, &self.name) {
-                Ok((node, rv)) => {
-                    self.publish(node.map(Arc::new));
+            Ok(v) => match self.decode_list(&v) {
+                Ok((items, rv)) => {
+                    self.publish(items);
                     rv
                 }
                 Err(why) => return self.failed(&why, None),
@@ -189,7 +191,7 @@ impl Watcher {
             let timeout = WATCH_TIMEOUT_SECS.0 + random() % (WATCH_TIMEOUT_SECS.1 - WATCH_TIMEOUT_SECS.0 + 1);
             self.store.stats().requested(Verb::Watch);
             let started = Instant::now();
-            let stream = match self.client.watch(&watch_path(&self.name, &rv, timeout)) {
+            let stream = match self.client.watch(&collection_watch_path(self.resource.collection(), &rv, timeout)) {
                 Ok(s) => s,
                 Err(e) if e.code() == Some(410) => {
                     self.store.stats().restarted(Restart::Expired);
@@ -231,21 +233,23 @@ impl Watcher {
                 };
                 // Any line, a bookmark too, is the API answering.
                 self.confirm();
-                match decode_event(&line) {
+                match decode_event(&line, |v| self.resource.decode(v)) {
                     Ok(None) => {}
                     Ok(Some(event)) => {
                         events += 1;
                         match event {
-                            Event::Upsert(n) if n.metadata.name == self.name => {
-                                advance(&mut rv, &n.metadata.resource_version);
-                                if !quiet::behind(&n.metadata.resource_version, self.ahead) {
-                                    self.publish(Some(Arc::new(n)));
+                            Event::Upsert(o) if self.resource.wanted(&o) => {
+                                let at = R::resource_version(&o).to_string();
+                                advance(&mut rv, &at);
+                                if !quiet::behind(&at, self.ahead) {
+                                    self.apply(|r, s| r.upsert(s, Arc::new(o)));
                                 }
                             }
-                            Event::Deleted(n) if n.metadata.name == self.name => {
-                                advance(&mut rv, &n.metadata.resource_version);
-                                if !quiet::behind(&n.metadata.resource_version, self.ahead) {
-                                    self.publish(None);
+                            Event::Deleted(o) if self.resource.wanted(&o) => {
+                                let at = R::resource_version(&o).to_string();
+                                advance(&mut rv, &at);
+                                if !quiet::behind(&at, self.ahead) {
+                                    self.apply(|r, s| r.remove(s, &o));
                                 }
                             }
                             Event::Upsert(_) | Event::Deleted(_) => {}
@@ -272,7 +276,8 @@ impl Watcher {
                     }
                 }
                 End::Expired(why) => {
-                    log::info_limited("kube-watch-expired", &format!("node watch expired ({why}); relisting"));
+                    let what = self.resource.describe();
+                    log::info_limited("kube-watch-expired", &format!("{what} watch expired ({why}); relisting"));
                     self.store.stats().restarted(Restart::Expired);
                     return self.expired();
                 }
@@ -294,23 +299,27 @@ impl Watcher {
     }
 
     fn poll_once(&mut self) {
+        let Some(path) = self.resource.poll_path() else {
+            self.mode = Mode::Watch;
+            return;
+        };
         self.store.stats().requested(Verb::Get);
-        match self.client.get_json(&get_path(&self.name)) {
-            Ok(v) => match Node::from_json(v) {
-                Ok(n) => {
-                    self.publish(Some(Arc::new(n)));
+        match self.client.get_json(&path) {
+            Ok(v) => match self.resource.decode(v) {
+                Ok(o) => {
+                    self.publish(vec![o]);
                     self.backoff.reset();
                     std::thread::sleep(self.poll_interval);
                 }
                 Err(why) => self.failed_polling(&why, None),
             },
             Err(e) if e.code() == Some(404) => {
-                self.publish(None);
+                self.publish(Vec::new());
                 self.backoff.reset();
                 std::thread::sleep(self.poll_interval);
             }
             Err(e) if e.code() == Some(403) => {
-                self.failed_polling(&format!("RBAC forbids get on nodes: {e}"), None);
+                self.failed_polling(&format!("RBAC forbids get on {}: {e}", self.resource.plural()), None);
             }
             Err(e) => self.failed_polling(&e.to_string(), e.retry_after()),
         }
@@ -322,23 +331,32 @@ impl Watcher {
         std::thread::sleep(delay.max(retry_after.unwrap_or_default().min(BACKOFF_CAP)));
     }
 
-    /// list or watch answered 403: poll with GET instead (the Node
-    /// authorizer and get-only RBAC roles allow that). Not at once when a
-    /// watch worked before: a kube-apiserver that has just (re)started serves
-    /// before its RBAC caches are filled and answers 403 for a moment (seen
-    /// on v1.36 after SIGKILL); polling for WATCH_RETRY_FROM_POLL would cost
-    /// every node its instant updates after each API server restart.
+    /// list or watch answered 403. Not final at once when a watch worked
+    /// before: a kube-apiserver that has just (re)started serves before its
+    /// RBAC caches are filled and answers 403 for a moment (seen on v1.36
+    /// after SIGKILL); taking that for missing RBAC would cost every node
+    /// its instant updates (or, for slices, flash an RBAC reason) after each
+    /// API server restart. Then: poll with GET instead where the resource
+    /// allows (for a Node, the Node authorizer and get-only RBAC roles do);
+    /// otherwise publish why and try again after a backoff step (the RBAC
+    /// may be applied any moment; a 403 costs the server little).
     fn forbidden(&mut self, verb: &str, why: &str) {
         if self.watched && self.forbidden_streak < FORBIDDEN_RETRIES {
             self.forbidden_streak += 1;
             return self
                 .failed(&format!("{verb} forbidden, retrying (an API server that just started may): {why}"), None);
         }
+        let plural = self.resource.plural();
+        let Some(path) = self.resource.poll_path() else {
+            self.record_failure(&format!("RBAC forbids {verb} on {plural}: {why}"));
+            self.store.update(|s| self.resource.forbid(s, verb));
+            std::thread::sleep(self.backoff.next_delay(random()));
+            return;
+        };
         if !self.poll_logged {
             log::warn(&format!(
-                "RBAC forbids {verb} on nodes ({why}); polling GET /api/v1/nodes/{} every {} s instead \
-                 (grant get,list,watch on nodes for instant updates)",
-                self.name,
+                "RBAC forbids {verb} on {plural} ({why}); polling GET {path} every {} s instead \
+                 (grant get,list,watch on {plural} for instant updates)",
                 self.poll_interval.as_secs()
             ));
             self.poll_logged = true;
@@ -365,7 +383,7 @@ impl Watcher {
     fn record_failure(&mut self, why: &str) {
         self.failing = true;
         log::warn_limited("kube-api", &format!("Kubernetes API: {why}"));
-        self.store.update(|s| s.last_error = Some(why.to_string()));
+        self.store.update(|s| s.set_error(why.to_string()));
     }
 
     /// A watch that has been quiet for half the staleness limit: ask once
@@ -373,21 +391,24 @@ impl Watcher {
     /// NODE_API_TIMEOUT_MS. The watch stays open either way.
     fn confirm_quiet_watch(&mut self, watch_rv: &str) {
         self.store.stats().requested(Verb::List);
-        let answer = self.client.get_json(&list_path(&self.name, &ListFrom::WatchCache));
-        match answer.map_err(|e| e.to_string()).and_then(|v| decode_list(&v, &self.name)) {
-            Ok((node, _)) => {
+        let answer = self.client.get_json(&collection_list_path(self.resource.collection(), &ListFrom::WatchCache));
+        match answer.map_err(|e| e.to_string()).and_then(|v| self.decode_list(&v)) {
+            Ok((items, _)) => {
                 self.confirm_failed_at = None;
-                let at = node.as_ref().and_then(|n| quiet::newer(&n.metadata.resource_version, watch_rv, self.ahead));
-                match (at, node) {
+                // An object newer than anything the watch delivered proves
+                // the answering cache newer than our whole state.
+                let at = items.iter().filter_map(|o| quiet::newer(R::resource_version(o), watch_rv, self.ahead)).max();
+                match at {
                     // The watch has not delivered this change (yet, or it is
-                    // stuck): publish it; the watch's older events are skipped.
-                    (Some(at), Some(n)) => {
+                    // stuck): publish the answer; the watch's older events
+                    // are skipped.
+                    Some(at) => {
                         self.ahead = Some(at);
-                        self.publish(Some(Arc::new(n)));
+                        self.publish(items);
                     }
-                    // Same state, a lagging cache, or absent there (a
+                    // Same state, a lagging cache, or only gone objects (a
                     // deletion comes as a watch event): the API is answering.
-                    _ => self.confirm(),
+                    None => self.confirm(),
                 }
             }
             Err(why) => {
@@ -417,27 +438,38 @@ impl Watcher {
         self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
-        self.store.update(|s| mark_live(s, now));
+        self.store.update(|s| s.mark_live(now));
     }
 
-    /// Publishes the Node (or its absence) as just confirmed.
-    fn publish(&mut self, node: Option<Arc<Node>>) {
+    /// A list's objects we watch, and its resourceVersion.
+    fn decode_list(&self, v: &serde_json::Value) -> Result<(Vec<R::Object>, String), String> {
+        let (mut items, rv) = decode_list(v, |o| self.resource.decode(o))?;
+        items.retain(|o| self.resource.wanted(o));
+        Ok((items, rv))
+    }
+
+    /// Publishes a list's answer (the whole selection) as just confirmed.
+    fn publish(&mut self, items: Vec<R::Object>) {
+        let items = items.into_iter().map(Arc::new).collect();
+        self.apply(|r, s| r.replace(s, items));
+    }
+
+    /// Publishes the change `f` makes to the state, as just confirmed.
+    fn apply(&mut self, f: impl FnOnce(&R, &mut R::State)) {
         self.log_recovery();
         let now = Instant::now();
         self.confirmed_at = Some(now);
+        let resource = &self.resource;
         self.store.update(|s| {
-            s.presence = match node {
-                Some(n) => Presence::Present(n),
-                None => Presence::NotFound,
-            };
-            mark_live(s, now);
+            f(resource, s);
+            s.mark_live(now);
         });
     }
 
     fn log_recovery(&mut self) {
         if self.failing {
             self.failing = false;
-            log::info("Kubernetes API answering again; node state current");
+            log::info(&format!("Kubernetes API answering again; {} state current", self.resource.describe()));
         }
     }
 }
@@ -448,11 +480,6 @@ fn advance(rv: &mut String, event_rv: &str) {
     if !event_rv.is_empty() {
         *rv = event_rv.to_string();
     }
-}
-
-fn mark_live(s: &mut NodeState, now: Instant) {
-    s.confirmed_at = Some(now);
-    s.last_error = None;
 }
 
 /// GET polling (RBAC forbids list/watch) at NODE_POLL_INTERVAL_SECONDS, or
@@ -489,7 +516,7 @@ fn read_stream(mut stream: WatchStream) -> Result<Receiver<Line>, String> {
         }
     };
     std::thread::Builder::new()
-        .name("node-watch-read".into())
+        .name("watch-read".into())
         .stack_size(READER_STACK)
         .spawn(reader)
         .map(|_| rx)

@@ -282,7 +282,7 @@ mod tests {
     fn runner(registry: &'static [Check], knobs: &[(&str, &str)]) -> Runner {
         let config = test_config(knobs);
         let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
-        Runner::with_registry(Arc::new(Ctx::new(config, node)), Arc::new(Metrics::new()), registry)
+        Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), registry)
     }
 
     /// A gate that tests open to release checks blocked on it.
@@ -498,7 +498,7 @@ mod tests {
         };
         let config = crate::config::Config::from_raw(&crate::config::Raw::new(env, &[]).unwrap()).unwrap();
         let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
-        let mut ctx = Ctx::new(config, node);
+        let mut ctx = Ctx::new(config, node, Vec::new());
         ctx.host.fs_stats = hanging;
         let runner = Arc::new(Runner::new(Arc::new(ctx), Arc::new(Metrics::new())));
 

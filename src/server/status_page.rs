@@ -331,7 +331,7 @@ mod tests {
         let config =
             test_config(&[("CHECK_MIN_INTERVAL_MS", "0"), ("KUBELET_HEALTHZ_URL", "http://u:pw@127.0.0.1:1/")]);
         let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
-        Runner::with_registry(Arc::new(Ctx::new(config, node)), Arc::new(Metrics::new()), REG)
+        Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), REG)
     }
 
     #[test]

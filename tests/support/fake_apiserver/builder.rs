@@ -84,6 +84,7 @@ impl Builder {
                 latency: Duration::ZERO,
                 fault: None,
                 bookmark_period: self.bookmark_period,
+                slice_namespaces: None,
             }),
             counts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),

@@ -2,6 +2,7 @@
 //! switches, and what clients did. Dropping it stops the server.
 
 use super::builder::Builder;
+use super::selection::{Key, Kind};
 use super::shared::Shared;
 use super::{ClientCert, Fault, RequestRecord, Verb, certs, minimal_node, store};
 use crate::support::TempDir;
@@ -93,7 +94,7 @@ impl FakeApiServer {
 
     /// Creates or replaces a Node (ADDED or MODIFIED); returns its resourceVersion.
     pub fn set_node(&self, node: Value) -> u64 {
-        self.mutate(|s| s.put(node))
+        self.mutate(|s| s.put(Kind::Node, node))
     }
 
     /// A minimal kubelet-registered Node named `name`, Ready=True.
@@ -102,12 +103,12 @@ impl FakeApiServer {
     }
 
     pub fn node(&self, name: &str) -> Option<Value> {
-        self.shared.store.lock().unwrap().get(name).cloned()
+        self.shared.store.lock().unwrap().get(&Key::node(name)).cloned()
     }
 
     /// Applies `f` to the Node (panics if absent) and stores it as a MODIFIED event.
     pub fn update_node(&self, name: &str, f: impl FnOnce(&mut Value)) -> u64 {
-        self.mutate(|s| s.update(name, f))
+        self.mutate(|s| s.update(&Key::node(name), f))
     }
 
     /// Sets a condition as the kubelet does (transition time moves only on a status change).
@@ -133,7 +134,34 @@ impl FakeApiServer {
 
     /// Deletes the Node (a DELETED event); `None` if it did not exist.
     pub fn delete_node(&self, name: &str) -> Option<u64> {
-        self.mutate(|s| s.delete(name))
+        self.mutate(|s| s.delete(&Key::node(name)))
+    }
+
+    /// Creates or replaces an EndpointSlice (namespace from its metadata;
+    /// see `endpoint_slice`); returns its resourceVersion.
+    pub fn set_endpoint_slice(&self, slice: Value) -> u64 {
+        self.mutate(|s| s.put(Kind::EndpointSlice, slice))
+    }
+
+    pub fn endpoint_slice(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.shared.store.lock().unwrap().get(&Key::slice(namespace, name)).cloned()
+    }
+
+    /// Applies `f` to the EndpointSlice (panics if absent): a MODIFIED event.
+    pub fn update_endpoint_slice(&self, namespace: &str, name: &str, f: impl FnOnce(&mut Value)) -> u64 {
+        self.mutate(|s| s.update(&Key::slice(namespace, name), f))
+    }
+
+    /// Replaces the EndpointSlice's endpoints (`endpoint`), as the
+    /// controller does when a pod changes.
+    pub fn set_endpoints(&self, namespace: &str, name: &str, endpoints: Vec<Value>) -> u64 {
+        self.update_endpoint_slice(namespace, name, |s| {
+            s["endpoints"] = if endpoints.is_empty() { Value::Null } else { Value::Array(endpoints) }
+        })
+    }
+
+    pub fn delete_endpoint_slice(&self, namespace: &str, name: &str) -> Option<u64> {
+        self.mutate(|s| s.delete(&Key::slice(namespace, name)))
     }
 
     /// Compacts history: a watch resuming from any older RV gets 410 Expired.
@@ -158,6 +186,12 @@ impl FakeApiServer {
     /// Which verbs RBAC allows (the rest get a 403 Status).
     pub fn allow_verbs(&self, verbs: &[Verb]) {
         self.shared.knobs.lock().unwrap().allowed = verbs.to_vec();
+    }
+
+    /// RBAC on EndpointSlices only in these namespaces (`None`: in all).
+    pub fn allow_endpointslices_in(&self, namespaces: Option<&[&str]>) {
+        self.shared.knobs.lock().unwrap().slice_namespaces =
+            namespaces.map(|nss| nss.iter().map(|n| n.to_string()).collect());
     }
 
     /// Delay added before every request is handled.

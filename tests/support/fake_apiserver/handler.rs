@@ -1,8 +1,10 @@
 //! One request: count it, apply latency and faults, authenticate (client
 //! certificate, then bearer token, else `system:anonymous` — the order of
-//! kube-apiserver's union authenticator), authorize by verb, then serve get,
-//! list or watch of nodes.
+//! kube-apiserver's union authenticator), authorize by verb (and, for
+//! EndpointSlices, namespace), then serve get, list or watch of nodes or
+//! of EndpointSlices.
 
+use super::selection::{Key, Kind, Selection, parse_label_selector};
 use super::wire::{self, Request, Stream};
 use super::{Fault, RequestRecord, Shared, Verb, status, watch};
 use serde_json::{Value, json};
@@ -15,10 +17,10 @@ pub enum Next {
     Reset,
 }
 
-/// What the path (and `watch` parameter) asks for, and the object name if any.
+/// What the path (and `watch` parameter) asks for: the verb and what it selects.
 struct Route {
     verb: Verb,
-    name: Option<String>,
+    sel: Selection,
 }
 
 pub fn handle(stream: &mut Stream, req: &Request, shared: &Shared) -> Next {
@@ -55,45 +57,69 @@ pub fn handle(stream: &mut Stream, req: &Request, shared: &Shared) -> Next {
         Err(body) => return reply(stream, shared, rec, body["code"].as_u64().unwrap_or(400) as u16, &body),
     };
     let anonymous = user == "system:anonymous";
-    if !knobs.allowed.contains(&route.verb) || (anonymous && !knobs.allow_anonymous) {
-        let body = status::forbidden(&user, route.verb.as_str(), route.name.as_deref());
+    let sel = &route.sel;
+    let namespace_allowed = sel.kind != Kind::EndpointSlice
+        || knobs.slice_namespaces.as_ref().is_none_or(|nss| sel.namespace.as_ref().is_some_and(|ns| nss.contains(ns)));
+    if !knobs.allowed.contains(&route.verb) || (anonymous && !knobs.allow_anonymous) || !namespace_allowed {
+        let body =
+            status::forbidden(&user, route.verb.as_str(), sel.kind, sel.namespace.as_deref(), sel.name.as_deref());
         return reply(stream, shared, rec, 403, &body);
     }
     match route.verb {
-        Verb::Get => get(stream, shared, rec, route.name.as_deref().unwrap_or_default()),
-        Verb::List => list(stream, req, shared, rec, route.name.as_deref()),
+        Verb::Get => get(stream, shared, rec, sel),
+        Verb::List => list(stream, req, shared, rec, sel),
         Verb::Watch => {
             rec.status = 200;
             shared.record(rec);
-            watch::serve(stream, req, shared, route.name.as_deref())
+            watch::serve(stream, req, shared, sel)
         }
     }
 }
 
 /// Maps the URL to a verb like the apiserver's RequestInfoFactory, including
-/// the deprecated `/api/v1/watch/nodes` prefix and the `metadata.name` field
-/// selector turning into the request's name.
+/// the deprecated `/api/v1/watch/…` prefix and the `metadata.name` field
+/// selector turning into the request's name. Nodes live under `/api/v1`,
+/// EndpointSlices under `/apis/discovery.k8s.io/v1`, namespaced
+/// (`namespaces/NS/endpointslices[/NAME]`) or across all namespaces.
 fn route(req: &Request) -> Result<Route, Value> {
     let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    let (watch_prefix, rest) = match segs.as_slice() {
-        ["api", "v1", "watch", rest @ ..] => (true, rest),
-        ["api", "v1", rest @ ..] => (false, rest),
+    let (group, watch_prefix, rest) = match segs.as_slice() {
+        ["api", "v1", "watch", rest @ ..] => ("", true, rest),
+        ["api", "v1", rest @ ..] => ("", false, rest),
+        ["apis", "discovery.k8s.io", "v1", "watch", rest @ ..] => ("discovery.k8s.io", true, rest),
+        ["apis", "discovery.k8s.io", "v1", rest @ ..] => ("discovery.k8s.io", false, rest),
         _ => return Err(status::no_such_resource()),
     };
     let watch = watch_prefix || req.flag("watch");
     let selected = field_selector_name(req)?;
-    match rest {
-        ["nodes"] => Ok(Route { verb: if watch { Verb::Watch } else { Verb::List }, name: selected }),
-        ["nodes", name] if !name.is_empty() => {
-            Ok(Route { verb: if watch { Verb::Watch } else { Verb::Get }, name: Some(name.to_string()) })
+    let labels = match req.param("labelSelector") {
+        Some(l) => parse_label_selector(l).map_err(|why| status::bad_request(&why))?,
+        None => Vec::new(),
+    };
+    let (kind, namespace, name) = match (group, rest) {
+        ("", ["nodes"]) => (Kind::Node, None, None),
+        ("", ["nodes", name]) if !name.is_empty() => (Kind::Node, None, Some(name)),
+        ("discovery.k8s.io", ["endpointslices"]) => (Kind::EndpointSlice, None, None),
+        ("discovery.k8s.io", ["namespaces", ns, "endpointslices"]) if !ns.is_empty() => {
+            (Kind::EndpointSlice, Some(ns), None)
         }
-        _ => Err(status::no_such_resource()),
-    }
+        ("discovery.k8s.io", ["namespaces", ns, "endpointslices", name]) if !ns.is_empty() && !name.is_empty() => {
+            (Kind::EndpointSlice, Some(ns), Some(name))
+        }
+        _ => return Err(status::no_such_resource()),
+    };
+    let verb = match (watch, name) {
+        (true, _) => Verb::Watch,
+        (false, Some(_)) => Verb::Get,
+        (false, None) => Verb::List,
+    };
+    let name = name.map(|n| n.to_string()).or(selected);
+    Ok(Route { verb, sel: Selection { kind, namespace: namespace.map(|n| n.to_string()), name, labels } })
 }
 
 /// `fieldSelector=metadata.name=NAME` (or `==`). Nodes also support
-/// `spec.unschedulable`, which this fake does not: it answers 400 like an
-/// unsupported label.
+/// `spec.unschedulable` (and every kind `metadata.namespace`), which this
+/// fake does not: it answers 400 like an unsupported label.
 fn field_selector_name(req: &Request) -> Result<Option<String>, Value> {
     let Some(sel) = req.param("fieldSelector").filter(|s| !s.is_empty()) else { return Ok(None) };
     let mut name = None;
@@ -121,20 +147,23 @@ fn authenticate(stream: &Stream, req: &Request, shared: &Shared) -> Option<Strin
         .then(|| shared.token_user.clone())
 }
 
-fn get(stream: &mut Stream, shared: &Shared, rec: RequestRecord, name: &str) -> Next {
-    let node = shared.store.lock().unwrap().get(name).cloned();
-    match node {
+fn get(stream: &mut Stream, shared: &Shared, rec: RequestRecord, sel: &Selection) -> Next {
+    let name = sel.name.clone().unwrap_or_default();
+    let key = Key { kind: sel.kind, namespace: sel.namespace.clone().unwrap_or_default(), name: name.clone() };
+    let object = shared.store.lock().unwrap().get(&key).cloned();
+    match object {
         Some(n) => reply(stream, shared, rec, 200, &n),
-        None => reply(stream, shared, rec, 404, &status::not_found(name)),
+        None => reply(stream, shared, rec, 404, &status::not_found(sel.kind, &name)),
     }
 }
 
-/// A NodeList: items carry no kind/apiVersion (only the list does), as the
-/// apiserver encodes lists; `metadata.resourceVersion` is the store's RV.
-fn list(stream: &mut Stream, req: &Request, shared: &Shared, rec: RequestRecord, name: Option<&str>) -> Next {
+/// A NodeList or EndpointSliceList: items carry no kind/apiVersion (only
+/// the list does), as the apiserver encodes lists; `metadata.resourceVersion`
+/// is the store's RV.
+fn list(stream: &mut Stream, req: &Request, shared: &Shared, rec: RequestRecord, sel: &Selection) -> Next {
     let (items, rv, compacted) = {
         let s = shared.store.lock().unwrap();
-        (s.matching(name), s.rv, s.compacted)
+        (s.select(sel), s.rv, s.compacted)
     };
     // resourceVersionMatch=Exact on a compacted RV is the one list that gets an HTTP 410.
     if req.param("resourceVersionMatch") == Some("Exact")
@@ -153,7 +182,8 @@ fn list(stream: &mut Stream, req: &Request, shared: &Shared, rec: RequestRecord,
             n
         })
         .collect();
-    let body = json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items});
+    let body = json!({"kind": format!("{}List", sel.kind.kind()), "apiVersion": sel.kind.api_version(),
+        "metadata": {"resourceVersion": rv.to_string()}, "items": items});
     reply(stream, shared, rec, 200, &body)
 }
 

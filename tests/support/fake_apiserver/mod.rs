@@ -1,4 +1,4 @@
-//! A faithful fake Kubernetes API server for the Node resource, in-process
+//! A faithful fake Kubernetes API server for Nodes and EndpointSlices, in-process
 //! (threads on 127.0.0.1:0, no async runtime), stopped on drop.
 //!
 //! What it imitates, and what it does not, is written down in
@@ -16,6 +16,7 @@ mod builder;
 mod certs;
 mod handle;
 mod handler;
+mod selection;
 mod server;
 mod shared;
 mod status;
@@ -30,12 +31,12 @@ use shared::Shared;
 
 pub use certs::ClientCert;
 #[allow(unused_imports)] // part of the helper API; not every test binary uses it
-pub use store::{minimal_node, now_rfc3339};
+pub use store::{Phase, endpoint, endpoint_slice, minimal_node, now_rfc3339};
 
 use serde_json::Value;
 use std::path::Path;
 
-/// The API verbs the fake serves for nodes (what RBAC rules name).
+/// The API verbs the fake serves (what RBAC rules name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verb {
     Get,

@@ -18,6 +18,10 @@ pub struct Knobs {
     /// The fault and the verbs it applies to (`None` = every request).
     pub fault: Option<(Fault, Option<Vec<Verb>>)>,
     pub bookmark_period: Duration,
+    /// RBAC on EndpointSlices: `None` allows the `allowed` verbs in every
+    /// namespace; `Some` only in these (a Role + RoleBinding per namespace,
+    /// so a cluster-wide request is forbidden too).
+    pub slice_namespaces: Option<Vec<String>>,
 }
 
 /// State shared by the accept loop, connection threads and the test's handle.

@@ -3,6 +3,7 @@
 //! InternalError, Expired), so a client's reason decoding is tested on the
 //! real phrasing.
 
+use super::selection::Kind;
 use serde_json::{Value, json};
 
 fn failure(code: u16, reason: &str, message: &str, details: Option<Value>) -> Value {
@@ -23,18 +24,39 @@ pub fn unauthorized() -> Value {
 
 /// 403 from the authorization filter: `forbiddenMessage` + `NewForbidden(gr, name, err)`.
 /// `name` is the object name, or for list/watch the `metadata.name` field selector
-/// value (RequestInfoFactory copies it into the name so RBAC resourceNames apply).
-pub fn forbidden(user: &str, verb: &str, name: Option<&str>) -> Value {
-    let why = format!("User \"{user}\" cannot {verb} resource \"nodes\" in API group \"\" at the cluster scope");
-    let (message, details) = match name {
-        Some(n) => (format!("nodes \"{n}\" is forbidden: {why}"), json!({"name": n, "kind": "nodes"})),
-        None => (format!("nodes is forbidden: {why}"), json!({"kind": "nodes"})),
+/// value (RequestInfoFactory copies it into the name so RBAC resourceNames apply);
+/// `namespace` the request's namespace (`None`: cluster scope).
+pub fn forbidden(user: &str, verb: &str, kind: Kind, namespace: Option<&str>, name: Option<&str>) -> Value {
+    let scope = match namespace {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    let why = format!(
+        "User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
+        kind.plural(),
+        kind.group()
+    );
+    let mut details = json!({"kind": kind.plural()});
+    if !kind.group().is_empty() {
+        details["group"] = json!(kind.group());
+    }
+    let q = kind.qualified();
+    let message = match name {
+        Some(n) => {
+            details["name"] = json!(n);
+            format!("{q} \"{n}\" is forbidden: {why}")
+        }
+        None => format!("{q} is forbidden: {why}"),
     };
     failure(403, "Forbidden", &message, Some(details))
 }
 
-pub fn not_found(name: &str) -> Value {
-    failure(404, "NotFound", &format!("nodes \"{name}\" not found"), Some(json!({"name": name, "kind": "nodes"})))
+pub fn not_found(kind: Kind, name: &str) -> Value {
+    let mut details = json!({"name": name, "kind": kind.plural()});
+    if !kind.group().is_empty() {
+        details["group"] = json!(kind.group());
+    }
+    failure(404, "NotFound", &format!("{} \"{name}\" not found", kind.qualified()), Some(details))
 }
 
 /// 404 for a path that names no resource the fake serves.

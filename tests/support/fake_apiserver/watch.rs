@@ -17,6 +17,7 @@
 //! without it the deadline is 1800 s (the apiserver picks 30–60 min).
 
 use super::handler::Next;
+use super::selection::{Kind, Selection};
 use super::store::Event;
 use super::wire::{self, Request, Stream};
 use super::{Shared, status};
@@ -33,7 +34,7 @@ impl Drop for OpenGuard<'_> {
     }
 }
 
-pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&str>) -> Next {
+pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, sel: &Selection) -> Next {
     let bookmarks = req.flag("allowWatchBookmarks");
     let initial_events = req.flag("sendInitialEvents");
     let timeout = req.param("timeoutSeconds").and_then(|t| t.parse().ok()).map_or(1800, |t: u64| t);
@@ -71,9 +72,9 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
             Some(rv) if !initial_events => (rv, Vec::new()),
             _ => {
                 let mut evs: Vec<Value> =
-                    s.matching(name).into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
+                    s.select(sel).into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
                 if initial_events && bookmarks {
-                    evs.push(bookmark(s.rv, true));
+                    evs.push(bookmark(sel.kind, s.rv, true));
                 }
                 (s.rv, evs)
             }
@@ -107,7 +108,7 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
         let bookmark_due = bookmarks && !stalled && now >= next_bookmark;
         let (events, current): (Vec<Event>, u64) = {
             let s = shared.store.lock().unwrap();
-            let events = if stalled { Vec::new() } else { s.events_after(pos, name) };
+            let events = if stalled { Vec::new() } else { s.events_after(pos, sel) };
             if events.is_empty() && !bookmark_due {
                 let wake = [deadline, next_bookmark].into_iter().filter(|t| *t > now).min().unwrap_or(now);
                 let wait =
@@ -125,7 +126,7 @@ pub fn serve(stream: &mut Stream, req: &Request, shared: &Shared, name: Option<&
             pos = e.rv;
         }
         if bookmark_due {
-            if send(stream, &bookmark(current, false)).is_err() {
+            if send(stream, &bookmark(sel.kind, current, false)).is_err() {
                 return Next::Close;
             }
             pos = pos.max(current);
@@ -143,33 +144,14 @@ fn next_bookmark_time(now: Instant, deadline: Instant, shared: &Shared) -> Insta
     }
 }
 
-/// A BOOKMARK object: an empty Node with only the resourceVersion set, which
-/// still serializes Go's zero-valued structs (`creationTimestamp: null`,
-/// `status.daemonEndpoints`, `status.nodeInfo`) — clients must not read it as a Node.
-fn bookmark(rv: u64, initial_events_end: bool) -> Value {
+/// A BOOKMARK event: an empty object of the watched kind with only the
+/// resourceVersion (and the initial-events-end annotation) set.
+fn bookmark(kind: Kind, rv: u64, initial_events_end: bool) -> Value {
     let mut metadata = json!({"resourceVersion": rv.to_string(), "creationTimestamp": null});
     if initial_events_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    let node_info: serde_json::Map<String, Value> = [
-        "machineID",
-        "systemUUID",
-        "bootID",
-        "kernelVersion",
-        "osImage",
-        "containerRuntimeVersion",
-        "kubeletVersion",
-        "kubeProxyVersion",
-        "operatingSystem",
-        "architecture",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), json!("")))
-    .collect();
-    json!({"type": "BOOKMARK", "object": {
-        "kind": "Node", "apiVersion": "v1", "metadata": metadata, "spec": {},
-        "status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": node_info},
-    }})
+    json!({"type": "BOOKMARK", "object": kind.bookmark_object(metadata)})
 }
 
 fn send(stream: &mut Stream, event: &Value) -> std::io::Result<()> {
