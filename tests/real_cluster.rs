@@ -515,10 +515,9 @@ fn wait_se_reason(svc: &Service, want: &str) -> Duration {
 /// The real API server's EndpointSlices through the check: the shipped RBAC
 /// alone is not enough (the reason names the permission), the component's
 /// Role + RoleBinding for the namespace is; then every reason follows the
-/// slice. The slice is hand-made (a selector-less Service): this cluster's
-/// pods have no address an EndpointSlice may carry (loopback CNI only,
-/// node IP 127.0.0.1, which EndpointSlice validation rejects), so a
-/// Deployment's pod never gets an endpoint here.
+/// slice. The slice is hand-made (a selector-less Service), so every
+/// reason, "ready elsewhere" included (one node only), is reached at will;
+/// the controller's own slices of a Deployment are the next test's.
 #[test]
 fn service_endpoints_follows_real_endpointslices_with_the_components_rbac() {
     let Some(c) = cluster() else { return };
@@ -560,4 +559,227 @@ fn service_endpoints_follows_real_endpointslices_with_the_components_rbac() {
     wait_status(&svc, "/health?check=service_endpoints", 200, REACT);
     drop(svc);
     c.kubectl(&["delete", "namespace", SE_NS, "--wait=false"]);
+}
+
+// ------------------------------------------------------------ service_endpoints, from a real Deployment
+
+const DEP_NS: &str = "hnre-se-deployment";
+
+/// Service `web` selecting the pods of Deployment `web`: our own image on
+/// port 8080 (no credentials; /livez needs none), pinned to the kubelet's
+/// node, readiness on `readiness_path`. Recreate, so that a new template
+/// replaces the pod instead of waiting beside it.
+fn web_deployment(node: &str, replicas: u32, readiness_path: &str) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    format!(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {DEP_NS}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 8080, targetPort: 8080}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {DEP_NS}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  strategy: {{type: Recreate}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: 10
+      containers:
+        - name: web
+          image: registry.example.com/harmony-node-readiness-endpoint:{version}
+          imagePullPolicy: Never
+          env:
+            - {{name: LISTEN_PORT, value: "8080"}}
+            - name: NODE_NAME
+              valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}
+          ports: [{{name: http, containerPort: 8080}}]
+          readinessProbe:
+            httpGet: {{path: "{readiness_path}", port: 8080}}
+            periodSeconds: 1
+            failureThreshold: 1
+"#
+    )
+}
+
+/// What the EndpointSlice controller wrote for Service `web`: the number of
+/// slices and every endpoint as (address, nodeName, ready, terminating).
+fn controller_endpoints(c: &Cluster) -> (usize, Vec<(String, String, bool, bool)>) {
+    let v = c.json(&["-n", DEP_NS, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"]);
+    let slices = v["items"].as_array().cloned().unwrap_or_default();
+    let endpoints = slices
+        .iter()
+        .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            let cond = &e["conditions"];
+            (
+                e["addresses"][0].as_str().unwrap_or("").to_string(),
+                e["nodeName"].as_str().unwrap_or("").to_string(),
+                cond["ready"] == true,
+                cond["terminating"] == true,
+            )
+        })
+        .collect();
+    (slices.len(), endpoints)
+}
+
+/// The pods of Deployment `web`: (name, pod IP, Ready, being deleted).
+fn web_pods(c: &Cluster) -> Vec<(String, String, bool, bool)> {
+    let v = c.json(&["-n", DEP_NS, "get", "pods", "-l", "app=web"]);
+    v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let ready = p["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["status"]["podIP"].as_str().unwrap_or("").to_string(),
+                ready,
+                !p["metadata"]["deletionTimestamp"].is_null(),
+            )
+        })
+        .collect()
+}
+
+/// A change of the check's answer, and when (since the start) it was first seen.
+struct Seen {
+    at: Duration,
+    status: u16,
+    reason: String,
+}
+
+/// The check's answers, probed every 20 ms, kept as changes, until `done`
+/// says so or `limit` passes.
+fn record_answers(svc: &Service, limit: Duration, mut done: impl FnMut(&[Seen]) -> bool) -> Vec<Seen> {
+    let (t0, mut seen): (Instant, Vec<Seen>) = (Instant::now(), vec![]);
+    while t0.elapsed() < limit && !done(&seen) {
+        let r = svc.get("/health?check=service_endpoints");
+        let reason = r.reason("service_endpoints").unwrap_or_default();
+        if seen.last().is_none_or(|s| s.status != r.status || s.reason != reason) {
+            seen.push(Seen { at: t0.elapsed(), status: r.status, reason });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    seen
+}
+
+fn show(seen: &[Seen]) -> String {
+    seen.iter().map(|s| format!("{:?} {} {:?}", s.at, s.status, s.reason)).collect::<Vec<_>>().join("; ")
+}
+
+/// The issue's real-cluster case: the EndpointSlice controller's own slices
+/// of a Deployment's pod (our image, on the pod network of scripts/cluster)
+/// drive the check through deletion (terminating first), a failing
+/// readiness probe, scaling to 0 and back.
+#[test]
+fn service_endpoints_follows_a_real_deployment_through_deletion_readiness_and_scaling() {
+    let Some(c) = cluster() else { return };
+    let _turn = turn(c);
+    let node = c.node.clone();
+    let svc_name = format!("{DEP_NS}/web");
+    let no_ready = format!("{svc_name}: no ready endpoint on this node (0 ready elsewhere)");
+    let pod_start = Duration::from_secs(180);
+    import_image(c, &[env!("CARGO_PKG_VERSION")]);
+    c.kubectl(&["delete", "namespace", DEP_NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    c.kubectl(&["create", "namespace", DEP_NS]);
+    let rbac = std::fs::read_to_string(repo().join("deploy/components/service-endpoints/rbac.yaml")).unwrap();
+    c.kubectl_stdin(&["apply", "-f", "-"], &rbac.replace("namespace: ingress-nginx", &format!("namespace: {DEP_NS}")));
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_deployment(&node, 1, "/livez"));
+    let (svc, _sa) = with_shipped_rbac(c, &node, &[("SERVICE_ENDPOINTS", &svc_name)]);
+
+    // Ready pod → 200; the controller's endpoint is the pod's address on
+    // the pod network, on this node.
+    wait_status(&svc, "/health?check=service_endpoints", 200, pod_start);
+    let pods = web_pods(c);
+    let [(old_pod, old_ip, true, false)] = pods.as_slice() else { panic!("one ready pod expected: {pods:?}") };
+    assert!(old_ip.starts_with("198.51.100."), "pod IP {old_ip} not on the pod network");
+    let (_, eps) = controller_endpoints(c);
+    assert_eq!(eps, vec![(old_ip.clone(), node.clone(), true, false)]);
+
+    // Deleted (grace period 10 s; our binary exits on SIGTERM at once): the
+    // endpoint turns terminating before it goes; the ReplicaSet's new pod
+    // brings 200 back. The slices are sampled beside the 20 ms probes.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (seen, samples) = std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let (t0, mut samples) = (Instant::now(), vec![]);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(200) {
+                samples.push((t0.elapsed(), controller_endpoints(c).1));
+            }
+            samples
+        });
+        c.kubectl(&["-n", DEP_NS, "delete", "pod", old_pod, "--wait=false"]);
+        let terminating = format!("{svc_name}: endpoint {old_ip} terminating");
+        let seen = record_answers(&svc, pod_start, |seen| {
+            seen.iter().any(|s| s.status == 503) && seen.last().is_some_and(|s| s.status == 200)
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let samples = sampler.join().unwrap();
+        assert!(seen.iter().any(|s| s.reason == terminating), "never {terminating:?}: {}", show(&seen));
+        (seen, samples)
+    });
+    let old_in = |eps: &[(String, String, bool, bool)]| eps.iter().find(|e| e.0 == *old_ip).cloned();
+    let first_terminating = samples.iter().position(|(_, eps)| old_in(eps).is_some_and(|e| e.3 && !e.2));
+    let gone = samples.iter().position(|(_, eps)| old_in(eps).is_none());
+    eprintln!("pod deleted; answers: {}", show(&seen));
+    eprintln!(
+        "slices ({} samples): old endpoint terminating first at {:?}, gone at {:?}",
+        samples.len(),
+        first_terminating.map(|i| samples[i].0),
+        gone.map(|i| samples[i].0)
+    );
+    if let (Some(t), Some(g)) = (first_terminating, gone) {
+        assert!(t < g, "the endpoint went before it was marked terminating");
+    }
+    wait_for("the deleted pod's endpoint gone", pod_start, || {
+        old_in(&controller_endpoints(c).1).is_none().then_some(())
+    });
+
+    // Readiness failing (a path our binary answers 404): the new pod runs,
+    // its endpoint is published not ready, the check fails.
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_deployment(&node, 1, "/no-such-path"));
+    let (pod, ip) = wait_for("a running pod failing readiness", pod_start, || {
+        let pods = web_pods(c);
+        let [(pod, ip, false, false)] = pods.as_slice() else { return None };
+        let (_, eps) = controller_endpoints(c);
+        (eps == vec![(ip.clone(), node.clone(), false, false)]).then(|| (pod.clone(), ip.clone()))
+    });
+    let r = svc.get("/health?check=service_endpoints");
+    assert_eq!((r.status, r.reason("service_endpoints")), (503, Some(no_ready.clone())), "{}", r.body);
+    eprintln!("readiness failing: pod {pod} ({ip}) running, not ready → 503");
+    c.kubectl_stdin(&["apply", "-f", "-"], &web_deployment(&node, 1, "/livez"));
+    wait_status(&svc, "/health?check=service_endpoints", 200, pod_start);
+
+    // Scaled to 0: the controller keeps an empty slice, the reason says so.
+    let t0 = Instant::now();
+    c.kubectl(&["-n", DEP_NS, "scale", "deployment/web", "--replicas=0"]);
+    let returned = t0.elapsed();
+    wait_status(&svc, "/health?check=service_endpoints", 503, REACT);
+    let first_503 = t0.elapsed();
+    wait_se_reason(&svc, &no_ready);
+    let (slices, eps) = controller_endpoints(c);
+    assert!(slices >= 1 && eps.is_empty(), "{slices} slice(s), endpoints {eps:?}");
+    eprintln!("scaled to 0: kubectl returned after {returned:?}, 503 seen after {first_503:?}");
+
+    // Scaled back: 200 once the new pod is ready.
+    let t0 = Instant::now();
+    c.kubectl(&["-n", DEP_NS, "scale", "deployment/web", "--replicas=1"]);
+    wait_status(&svc, "/health?check=service_endpoints", 200, pod_start);
+    eprintln!("scaled to 1: 200 after {:?}", t0.elapsed());
+    drop(svc);
+    // Waited for: the kubelet tears the pod's network down (CNI DEL) now.
+    c.kubectl(&["delete", "namespace", DEP_NS, "--wait=true", "--timeout=120s"]);
 }

@@ -10,7 +10,14 @@ dir=$(cd "$dir" && pwd)
 
 stop_component kubelet TERM
 sock=$dir/containerd/containerd.sock
+# Pod network namespaces (containerd pins each under /var/run/netns, outside
+# DIR): noted now, released below, so that their veths go with them.
+netns=""
 if [ -S "$sock" ] && component_alive containerd; then
+    for id in $(ctr --address "$sock" -n k8s.io containers ls -q 2>/dev/null); do
+        netns="$netns $(ctr --address "$sock" -n k8s.io containers info "$id" 2>/dev/null |
+            grep -o '/var/run/netns/cni-[0-9a-f-]*' | sort -u)"
+    done
     for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
         ctr --address "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1
     done
@@ -44,5 +51,14 @@ for _ in 1 2 3; do
     done
 done
 [ ! -e "$dir/made-root-shared" ] || mount --make-private /
+# The pod network: namespaces (their veths die with them), the bridge up.sh
+# made, libcni's result cache of our network (host-local's IPAM state is
+# under DIR). Names as in up.sh.
+for ns in $(printf '%s\n' $netns | sort -u); do
+    umount "$ns" 2>/dev/null
+    rm -f "$ns"
+done
+[ ! -e "$dir/made-bridge" ] || ip link del hnre0 2>/dev/null
+rm -f /var/lib/cni/results/hnre-pods-*
 rm -rf "$dir"
 [ ! -e "$dir" ] || { echo "cluster down: could not remove $dir" >&2; exit 1; }

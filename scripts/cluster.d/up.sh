@@ -25,6 +25,11 @@ api_host=127.0.0.1
 api_port=443
 etcd_port=12379
 etcd_peer_port=12380
+# The pod network (see containerd below); down.sh names the same bridge and network.
+pod_cidr=198.51.100.0/24
+pod_gateway=198.51.100.1
+pod_bridge=hnre0
+pod_network=hnre-pods
 
 fail() {
     echo "cluster up: $*" >&2
@@ -34,7 +39,10 @@ fail() {
 for p in openssl containerd ctr buildah; do
     command -v "$p" >/dev/null || fail "$p not installed (scripts/install-test-deps.sh installs it)"
 done
-[ -x /usr/lib/cni/loopback ] || fail "/usr/lib/cni/loopback missing (Debian package containernetworking-plugins)"
+for p in loopback bridge host-local; do
+    [ -x "/usr/lib/cni/$p" ] || fail "/usr/lib/cni/$p missing (Debian package containernetworking-plugins)"
+done
+command -v ip >/dev/null || fail "ip not installed (Debian package iproute2)"
 [ ! -e "$dir/cluster.json" ] || fail "$dir already holds a cluster (scripts/cluster down $dir first)"
 
 bin=$(cluster_cache_dir "$("${GO:-$(command -v go || echo /usr/local/go/bin/go)}" env GOVERSION 2>/dev/null || echo none)")/bin
@@ -209,8 +217,38 @@ start kube-scheduler "$bin/kube-scheduler" \
 # ---- containerd: its own config, state and socket under DIR ----
 sock=$dir/containerd/containerd.sock
 pause_image=localhost/hnre-pause:$K8S_VERSION
-cat >"$dir/cni/10-loopback.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "hnre-loopback", "plugins": [{"type": "loopback"}]}
+# Pod network: a bridge of our own (hnre0, 198.51.100.1/24, a documentation
+# range) made here rather than by the bridge plugin, so that `isGateway`
+# stays false: with it the plugin turns on net.ipv4.ip_forward host-wide.
+# Pods get an address of the range from host-local (its state under DIR)
+# and no route but their subnet's, no masquerade: a pod reaches the host's
+# bridge address and other pods, nothing else, and the host (the kubelet's
+# probes, the tests) reaches the pods; no packet is routed off the machine.
+# hostNetwork pods (the DaemonSet) do not use it.
+if ip link show "$pod_bridge" >/dev/null 2>&1; then
+    fail "network interface $pod_bridge exists (another cluster up? scripts/cluster down DIR)"
+fi
+ip link add "$pod_bridge" type bridge
+touch "$dir/made-bridge"
+ip addr add "$pod_gateway/${pod_cidr#*/}" dev "$pod_bridge"
+ip link set "$pod_bridge" up
+cat >"$dir/cni/10-hnre-pods.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "$pod_network",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$pod_bridge",
+      "isGateway": false, "isDefaultGateway": false, "ipMasq": false, "hairpinMode": false,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$pod_cidr", "gateway": "$pod_gateway"}]],
+        "dataDir": "$dir/cni/ipam"
+      }
+    },
+    {"type": "loopback"}
+  ]
+}
 EOF
 cat >"$dir/containerd/config.toml" <<EOF
 version = 2
