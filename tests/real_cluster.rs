@@ -712,41 +712,45 @@ fn service_endpoints_follows_a_real_deployment_through_deletion_readiness_and_sc
     // Deleted (grace period 10 s; our binary exits on SIGTERM at once): the
     // endpoint turns terminating before it goes; the ReplicaSet's new pod
     // brings 200 back. The slices are sampled beside the 20 ms probes.
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let (seen, samples) = std::thread::scope(|s| {
+    let old_in = |eps: &[(String, String, bool, bool)]| eps.iter().find(|e| e.0 == *old_ip).cloned();
+    // Sample times count from the delete command's start, answers from its return.
+    let t0 = Instant::now();
+    let (seen, samples, returned) = std::thread::scope(|s| {
+        // Until the old endpoint is gone (a kubectl round trip per sample;
+        // its time is when the answer was back).
         let sampler = s.spawn(|| {
-            let (t0, mut samples) = (Instant::now(), vec![]);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(200) {
-                samples.push((t0.elapsed(), controller_endpoints(c).1));
+            let mut samples = vec![];
+            while t0.elapsed() < pod_start {
+                let eps = controller_endpoints(c).1;
+                let gone = old_in(&eps).is_none();
+                samples.push((t0.elapsed(), eps));
+                if gone {
+                    break;
+                }
             }
             samples
         });
         c.kubectl(&["-n", DEP_NS, "delete", "pod", old_pod, "--wait=false"]);
-        let terminating = format!("{svc_name}: endpoint {old_ip} terminating");
+        let returned = t0.elapsed();
         let seen = record_answers(&svc, pod_start, |seen| {
             seen.iter().any(|s| s.status == 503) && seen.last().is_some_and(|s| s.status == 200)
         });
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let samples = sampler.join().unwrap();
-        assert!(seen.iter().any(|s| s.reason == terminating), "never {terminating:?}: {}", show(&seen));
-        (seen, samples)
+        (seen, sampler.join().unwrap(), returned)
     });
-    let old_in = |eps: &[(String, String, bool, bool)]| eps.iter().find(|e| e.0 == *old_ip).cloned();
-    let first_terminating = samples.iter().position(|(_, eps)| old_in(eps).is_some_and(|e| e.3 && !e.2));
+    eprintln!("pod deleted (kubectl returned after {returned:?}); answers after it returned: {}", show(&seen));
+    let terminating = format!("{svc_name}: endpoint {old_ip} terminating");
+    assert!(seen.iter().any(|s| s.reason == terminating), "never {terminating:?}: {}", show(&seen));
+    let at = |i: Option<usize>| i.map(|i| samples[i].0);
+    let marked = samples.iter().position(|(_, eps)| old_in(eps).is_some_and(|e| e.3 && !e.2));
     let gone = samples.iter().position(|(_, eps)| old_in(eps).is_none());
-    eprintln!("pod deleted; answers: {}", show(&seen));
     eprintln!(
-        "slices ({} samples): old endpoint terminating first at {:?}, gone at {:?}",
+        "slices ({} samples): old endpoint terminating from {:?}, gone at {:?}",
         samples.len(),
-        first_terminating.map(|i| samples[i].0),
-        gone.map(|i| samples[i].0)
+        at(marked),
+        at(gone)
     );
-    if let (Some(t), Some(g)) = (first_terminating, gone) {
-        assert!(t < g, "the endpoint went before it was marked terminating");
-    }
-    wait_for("the deleted pod's endpoint gone", pod_start, || {
-        old_in(&controller_endpoints(c).1).is_none().then_some(())
-    });
+    let (Some(marked), Some(gone)) = (marked, gone) else { panic!("terminating, then gone, expected: {samples:?}") };
+    assert!(marked < gone, "the endpoint went before it was marked terminating: {samples:?}");
 
     // Readiness failing (a path our binary answers 404): the new pod runs,
     // its endpoint is published not ready, the check fails.
@@ -767,12 +771,11 @@ fn service_endpoints_follows_a_real_deployment_through_deletion_readiness_and_sc
     let t0 = Instant::now();
     c.kubectl(&["-n", DEP_NS, "scale", "deployment/web", "--replicas=0"]);
     let returned = t0.elapsed();
-    wait_status(&svc, "/health?check=service_endpoints", 503, REACT);
-    let first_503 = t0.elapsed();
-    wait_se_reason(&svc, &no_ready);
+    let seen = record_answers(&svc, REACT, |seen| seen.last().is_some_and(|s| s.reason == no_ready));
+    assert_eq!(seen.last().map(|s| &s.reason), Some(&no_ready), "{}", show(&seen));
     let (slices, eps) = controller_endpoints(c);
     assert!(slices >= 1 && eps.is_empty(), "{slices} slice(s), endpoints {eps:?}");
-    eprintln!("scaled to 0: kubectl returned after {returned:?}, 503 seen after {first_503:?}");
+    eprintln!("scaled to 0 (kubectl returned after {returned:?}); answers after it returned: {}", show(&seen));
 
     // Scaled back: 200 once the new pod is ready.
     let t0 = Instant::now();
