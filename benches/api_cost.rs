@@ -11,6 +11,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use support::bench::selected;
+
 use std::time::{Duration, Instant};
 
 use support::Service;
@@ -177,19 +179,6 @@ fn bench_reaction_1ms() {
             ms(*samples.last().unwrap())
         );
     }
-}
-
-/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
-/// binary without it, and then it only says how to run it. Other arguments
-/// pick parts by name.
-fn selected(parts: &[&str]) -> Vec<String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if !args.iter().any(|a| a == "--bench") {
-        println!("benchmark, not a test: run it with `cargo bench --bench {}`", env!("CARGO_CRATE_NAME"));
-        return Vec::new();
-    }
-    let named: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
-    parts.iter().map(|p| p.to_string()).filter(|p| named.is_empty() || named.contains(p)).collect()
 }
 
 fn main() {

@@ -3,6 +3,7 @@
 //! need root or packages.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod fake_apiserver;
 pub mod fake_http;
 pub mod haproxy;

@@ -1,4 +1,5 @@
-//! Benchmark, not a test (ignored; run by `scripts/cluster-bench`): on the
+//! Benchmark, not a test (`cargo bench --bench cluster`, run by
+//! `scripts/cluster-bench`): on the
 //! real cluster of scripts/cluster, measured at the API server,
 //! - the service's API requests per hour per node (audit log, by its user
 //!   agent) over CLUSTER_BENCH_MINUTES (default 10) with a quiet Node;
@@ -9,10 +10,12 @@
 //!
 //! Prints figures; asserts nothing about them.
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
+use support::bench::selected;
 use support::haproxy::{Haproxy, free_port};
 use support::kube_env::as_env;
 use support::reaction::{ms, percentile, until_status};
@@ -50,9 +53,7 @@ fn line(name: &str, mut v: Vec<Duration>) {
     );
 }
 
-#[test]
-#[ignore = "benchmark: scripts/cluster-bench"]
-fn a_reaction_to_ready_flips() {
+fn reaction_to_ready_flips() {
     let Some(c) = cluster() else { return };
     let _turn = serial();
     c.create_api_node(NODE);
@@ -102,9 +103,7 @@ fn a_reaction_to_ready_flips() {
     c.kubectl(&["delete", "node", NODE]);
 }
 
-#[test]
-#[ignore = "benchmark: scripts/cluster-bench"]
-fn b_api_requests_per_hour() {
+fn api_requests_per_hour() {
     let Some(c) = cluster() else { return };
     let _turn = serial();
     let minutes = env_num("CLUSTER_BENCH_MINUTES", 10);
@@ -130,4 +129,14 @@ fn b_api_requests_per_hour() {
         by_verb("get"),
         requests as f64 / hours
     );
+}
+
+fn main() {
+    for part in selected(&["reaction_to_ready_flips", "api_requests_per_hour"]) {
+        match part.as_str() {
+            "reaction_to_ready_flips" => reaction_to_ready_flips(),
+            "api_requests_per_hour" => api_requests_per_hour(),
+            _ => unreachable!(),
+        }
+    }
 }
