@@ -6,26 +6,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use support::TempDir;
+use support::helm::{CHART, helm};
 use support::manifests::{find, kustomize, one, parse_yaml, sorted};
-use support::{TempDir, skip};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const CHART: &str = "deploy/helm/harmony-node-readiness-endpoint";
-
-/// The cached helm binary (building it the first time), or `None` after
-/// the skip line when it cannot be built here.
-fn helm() -> Option<PathBuf> {
-    let out = Command::new(Path::new(ROOT).join("scripts/helm")).arg("--path").output().expect("run scripts/helm");
-    if !out.status.success() {
-        skip(&format!("helm cannot be built here: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-}
 
 /// `helm template` of the chart with `values` (YAML, "" for the defaults);
 /// Err(stderr) when Helm refuses.

@@ -415,8 +415,33 @@ fn health_on_node() -> Option<(u16, String)> {
     Some((r.status, r.body))
 }
 
-fn delete_namespace(c: &Cluster) {
+/// /health on the node every 50 ms until the DaemonSet's rollout is done:
+/// (probes sent, the answers that were not 200).
+fn probe_through_rollout(c: &Cluster) -> (usize, Vec<String>) {
+    let mut probes = 0;
+    let failures = std::thread::scope(|s| {
+        let h = s.spawn(|| rollout(c));
+        let mut failures = vec![];
+        while !h.is_finished() {
+            probes += 1;
+            match health_on_node() {
+                Some((200, _)) => {}
+                other => failures.push(format!("{other:?}")),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        h.join().unwrap();
+        failures
+    });
+    (probes, failures)
+}
+
+/// Removes what an install of deploy/ (or the chart) made: the namespace,
+/// and the cluster-scoped ClusterRole and ClusterRoleBinding a namespace
+/// deletion leaves behind (Helm would refuse to adopt them).
+fn remove_shipped(c: &Cluster) {
     c.kubectl(&["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    c.kubectl(&["delete", "clusterrolebinding,clusterrole", SA, "--ignore-not-found"]);
 }
 
 fn in_cluster_user_requests(c: &Cluster, skip: usize) -> bool {
@@ -431,7 +456,7 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     let Some(c) = cluster() else { return };
     let _turn = turn(c);
     import_image(c, &["0.1.0", "0.1.0-rollout"]);
-    delete_namespace(c);
+    remove_shipped(c);
 
     // kubectl apply -k deploy/
     let skip = c.audit_lines();
@@ -453,27 +478,13 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
         "daemonset/harmony-node-readiness-endpoint",
         "harmony-node-readiness-endpoint=registry.example.com/harmony-node-readiness-endpoint:0.1.0-rollout",
     ]);
-    let mut probes = 0;
-    let failures = std::thread::scope(|s| {
-        let h = s.spawn(|| rollout(c));
-        let mut failures = vec![];
-        while !h.is_finished() {
-            probes += 1;
-            match health_on_node() {
-                Some((200, _)) => {}
-                other => failures.push(format!("{other:?}")),
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        h.join().unwrap();
-        failures
-    });
+    let (probes, failures) = probe_through_rollout(c);
     eprintln!("rolling update: {probes} probes, {} failed", failures.len());
     assert!(failures.is_empty(), "{failures:?}");
     assert!(probes > 20, "the rollout was too quick to observe ({probes} probes)");
     let ds = c.json(&["-n", NS, "get", "daemonset", SA]);
     assert!(ds["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().ends_with(":0.1.0-rollout"));
-    delete_namespace(c);
+    remove_shipped(c);
 
     // The original README's three commands, file by file.
     let skip = c.audit_lines();
@@ -483,7 +494,134 @@ fn daemonset_from_kustomize_and_from_the_three_files_runs_and_rolls_without_a_fa
     rollout(c);
     wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
     assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
-    delete_namespace(c);
+    remove_shipped(c);
+}
+
+// ------------------------------------------------------------ Helm
+
+const RELEASE: &str = "hnre";
+
+/// `helm ARGS` on the cluster with its admin kubeconfig, Helm's own cache
+/// and config in `home` (not root's): `(success, stdout + stderr)`. The
+/// release record goes to namespace `default`, as with the README's
+/// `helm install` (the chart creates the namespace of its objects).
+fn helm_on(c: &Cluster, helm: &Path, home: &Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(helm);
+    cmd.args(args).arg("--kubeconfig").arg(c.str("kubeconfig"));
+    for var in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
+        cmd.env(var, home.join(var));
+    }
+    let (ok, out, err) = run(&mut cmd);
+    (ok, out + &err)
+}
+
+/// Uninstalls the release and removes whatever it or an earlier test left
+/// (on drop too, so a failed assertion leaves the next test a clean node).
+struct Release<'a> {
+    c: &'a Cluster,
+    helm: &'a Path,
+    home: &'a Path,
+}
+
+impl Release<'_> {
+    fn remove(&self) {
+        let (ok, out) = helm_on(self.c, self.helm, self.home, &["uninstall", RELEASE, "--ignore-not-found", "--wait"]);
+        assert!(ok, "helm uninstall: {out}");
+        remove_shipped(self.c);
+    }
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = helm_on(self.c, self.helm, self.home, &["uninstall", RELEASE, "--ignore-not-found", "--wait"]);
+            let _ = self.c.kubectl_try(&["delete", "namespace", NS, "--ignore-not-found", "--timeout=120s"]);
+            let _ = self.c.kubectl_try(&["delete", "clusterrolebinding,clusterrole", SA, "--ignore-not-found"]);
+        }
+    }
+}
+
+/// The names of the checks a bare GET /health ran.
+fn checks_run(body: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// Nothing listens on the node's `port` any more: connections are refused
+/// and the port can be bound.
+fn port_free(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_err() && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+}
+
+/// The README's `helm install` into the real cluster: the pod serves 200
+/// on its own ServiceAccount, a `--set` value changes what a bare /health
+/// runs, `helm upgrade` with a new value rolls without a failed probe and
+/// opens the agent port, `helm uninstall` leaves nothing behind.
+#[test]
+fn helm_install_serves_200_upgrade_rolls_and_uninstall_removes_everything() {
+    let Some(c) = cluster() else { return };
+    let _turn = turn(c);
+    let Some(helm_bin) = support::helm::helm() else { return };
+    let home = TempDir::new("helm-home");
+    let release = Release { c, helm: &helm_bin, home: home.path() };
+    let helm = |args: &[&str]| {
+        let (ok, out) = helm_on(c, release.helm, release.home, args);
+        assert!(ok, "helm {args:?}: {out}");
+        out
+    };
+    let chart = repo().join(support::helm::CHART);
+    let chart = chart.to_str().unwrap();
+    let agent_port = 25002;
+    import_image(c, &[env!("CARGO_PKG_VERSION")]);
+    release.remove();
+    assert!(port_free(25001) && port_free(agent_port), "something already listens on 25001 or {agent_port}");
+
+    // Installed with one non-default value: a bare /health now runs both checks.
+    let skip = c.audit_lines();
+    helm(&["install", RELEASE, chart, "--set", "defaultChecks=node_ready\\,kubelet"]);
+    rollout(c);
+    let (_, body) =
+        wait_for("/health 200 from the pod", Duration::from_secs(60), || health_on_node().filter(|(s, _)| *s == 200));
+    assert_eq!(checks_run(&body), ["node_ready", "kubelet"], "{body}");
+    assert!(in_cluster_user_requests(c, skip), "the pod did not use its own ServiceAccount");
+    let pods = c.json(&["-n", NS, "get", "pods"]);
+    let [pod] = pods["items"].as_array().unwrap().as_slice() else { panic!("one pod expected: {pods}") };
+    assert_eq!(pod["status"]["phase"], "Running", "{pod}");
+    assert_eq!(pod["spec"]["serviceAccountName"], SA);
+    let first_pod = pod["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(TcpStream::connect(("127.0.0.1", agent_port)).is_err(), "the agent port is open without agentPort");
+
+    // helm upgrade with a new value: a new pod, a probe every 50 ms, not one
+    // fails; the agent port answers; the install's value is kept.
+    helm(&["upgrade", RELEASE, chart, "--reuse-values", "--set", &format!("agentPort={agent_port}")]);
+    let (probes, failures) = probe_through_rollout(c);
+    eprintln!("helm upgrade: {probes} probes, {} failed", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(probes > 20, "the rollout was too quick to observe ({probes} probes)");
+    let pods = c.json(&["-n", NS, "get", "pods"]);
+    let [pod] = pods["items"].as_array().unwrap().as_slice() else { panic!("one pod expected: {pods}") };
+    assert_ne!(pod["metadata"]["name"], first_pod.as_str(), "helm upgrade did not replace the pod");
+    assert_eq!(agent_line(agent_port), "up ready");
+    let (status, body) = health_on_node().unwrap();
+    assert_eq!((status, checks_run(&body)), (200, vec!["node_ready".to_string(), "kubelet".to_string()]), "{body}");
+    let history = helm(&["history", RELEASE]);
+    assert_eq!(history.lines().count(), 3, "a header and two revisions expected: {history}");
+
+    // helm uninstall: the release, its namespace (pods included), the
+    // cluster-scoped RBAC and both ports are gone.
+    helm(&["uninstall", RELEASE, "--wait"]);
+    wait_for("namespace deleted", Duration::from_secs(120), || {
+        let (found, out) = c.kubectl_try(&["get", "namespace", NS]);
+        (!found && out.contains("NotFound")).then_some(())
+    });
+    for kind in ["clusterrole", "clusterrolebinding"] {
+        let (found, out) = c.kubectl_try(&["get", kind, SA]);
+        assert!(!found && out.contains("NotFound"), "{kind} {SA} left behind: {out}");
+    }
+    assert_eq!(helm(&["list", "--all-namespaces", "--all", "-q"]).trim(), "", "a release is left");
+    wait_for("ports 25001 and the agent's free", Duration::from_secs(30), || {
+        (port_free(25001) && port_free(agent_port)).then_some(())
+    });
 }
 
 // ------------------------------------------------------------ service_endpoints

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod fake_apiserver;
 pub mod fake_http;
 pub mod haproxy;
+pub mod helm;
 pub mod kube_env;
 pub mod lb_rig;
 pub mod manifests;
