@@ -598,9 +598,13 @@ fn helm_install_serves_200_upgrade_rolls_and_uninstall_removes_everything() {
     eprintln!("helm upgrade: {probes} probes, {} failed", failures.len());
     assert!(failures.is_empty(), "{failures:?}");
     assert!(probes > 20, "the rollout was too quick to observe ({probes} probes)");
+    // The old pod may still be terminating beside it.
     let pods = c.json(&["-n", NS, "get", "pods"]);
-    let [pod] = pods["items"].as_array().unwrap().as_slice() else { panic!("one pod expected: {pods}") };
+    let live: Vec<_> =
+        pods["items"].as_array().unwrap().iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).collect();
+    let [pod] = live.as_slice() else { panic!("one live pod expected: {pods}") };
     assert_ne!(pod["metadata"]["name"], first_pod.as_str(), "helm upgrade did not replace the pod");
+    assert_eq!(pod["metadata"]["labels"]["pod-template-generation"], "2", "{pod}");
     assert_eq!(agent_line(agent_port), "up ready");
     let (status, body) = health_on_node().unwrap();
     assert_eq!((status, checks_run(&body)), (200, vec!["node_ready".to_string(), "kubelet".to_string()]), "{body}");
@@ -618,7 +622,9 @@ fn helm_install_serves_200_upgrade_rolls_and_uninstall_removes_everything() {
         let (found, out) = c.kubectl_try(&["get", kind, SA]);
         assert!(!found && out.contains("NotFound"), "{kind} {SA} left behind: {out}");
     }
-    assert_eq!(helm(&["list", "--all-namespaces", "--all", "-q"]).trim(), "", "a release is left");
+    assert_eq!(helm(&["list", "--all-namespaces", "-q"]).trim(), "", "a release is left");
+    let records = c.kubectl(&["get", "secrets", "--all-namespaces", "-l", "owner=helm", "-o", "name"]);
+    assert_eq!(records.trim(), "", "Helm's release records are left");
     wait_for("ports 25001 and the agent's free", Duration::from_secs(30), || {
         (port_free(25001) && port_free(agent_port)).then_some(())
     });
