@@ -573,6 +573,7 @@ fn helm_install_serves_200_upgrade_rolls_and_uninstall_removes_everything() {
     let chart = chart.to_str().unwrap();
     let agent_port = 25002;
     import_image(c, &[env!("CARGO_PKG_VERSION")]);
+    let t0 = Instant::now();
     release.remove();
     assert!(port_free(25001) && port_free(agent_port), "something already listens on 25001 or {agent_port}");
 
@@ -628,6 +629,7 @@ fn helm_install_serves_200_upgrade_rolls_and_uninstall_removes_everything() {
     wait_for("ports 25001 and the agent's free", Duration::from_secs(30), || {
         (port_free(25001) && port_free(agent_port)).then_some(())
     });
+    eprintln!("helm install, upgrade and uninstall took {:?} (image build and import before it)", t0.elapsed());
 }
 
 // ------------------------------------------------------------ service_endpoints
