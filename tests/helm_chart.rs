@@ -278,3 +278,18 @@ fn monitoring_components_render_what_the_chart_renders() {
     let chart = without_helm_labels(rendered(&helm, "metrics: {podMonitor: {enabled: true}}"));
     assert_eq!(sorted(pod_monitor), chart, "deploy/components/pod-monitor and the chart differ");
 }
+
+#[test]
+fn the_prometheus_rule_carries_the_alerts_and_matches_its_component() {
+    let Some(helm) = helm() else { return };
+    assert!(find(&rendered(&helm, ""), "PrometheusRule").is_empty(), "no PrometheusRule by default");
+    let alerts = parse_yaml(&std::fs::read_to_string(Path::new(ROOT).join("monitoring/alerts.yaml")).unwrap());
+    let docs = rendered(&helm, "metrics: {prometheusRule: {enabled: true, labels: {release: prometheus}}}");
+    let rule = one(&docs, "PrometheusRule");
+    assert_eq!(rule["spec"], alerts[0], "the chart's PrometheusRule is not monitoring/alerts.yaml");
+    assert_eq!(rule["metadata"]["labels"]["release"], "prometheus", "the ruleSelector's label is missing");
+
+    let Some(component) = overlay_with_component("prometheus-rule") else { return };
+    let chart = without_helm_labels(rendered(&helm, "metrics: {prometheusRule: {enabled: true}}"));
+    assert_eq!(sorted(component), chart, "deploy/components/prometheus-rule and the chart differ");
+}

@@ -31,6 +31,28 @@ fn promtool(args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// The Prometheus operator's copies of the rule file (the kustomize
+/// component's PrometheusRule and the chart's files/alerts.yaml, both
+/// written by scripts/prometheus-rule) carry exactly its groups: editing
+/// alerts.yaml without running the script fails here.
+#[test]
+fn the_prometheus_rule_copies_carry_the_rule_file_unchanged() {
+    let rules = support::manifests::parse_yaml(&read("monitoring/alerts.yaml"));
+    let objects = support::manifests::parse_yaml(&read("deploy/components/prometheus-rule/prometheusrule.yaml"));
+    let [rule] = objects.as_slice() else { panic!("one PrometheusRule expected: {objects:?}") };
+    assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    assert!(!rules[0]["groups"].as_array().unwrap().is_empty());
+    assert_eq!(
+        rule["spec"], rules[0],
+        "the component differs from monitoring/alerts.yaml: run scripts/prometheus-rule"
+    );
+    assert!(
+        read("deploy/helm/harmony-node-readiness-endpoint/files/alerts.yaml") == read("monitoring/alerts.yaml"),
+        "the chart's files/alerts.yaml differs from monitoring/alerts.yaml: run scripts/prometheus-rule"
+    );
+}
+
 #[test]
 fn promtool_accepts_the_rules_and_their_tests_pass() {
     if skip_unless_program("promtool") {
