@@ -17,7 +17,10 @@ use support::status_rig::{HOSTILE, NODE, StatusRig};
 
 /// Chromium starts slowly on a busy 2-CPU machine; it never takes this long.
 const BROWSER_LIMIT: Duration = Duration::from_secs(90);
-const CHECKS: [&str; 10] = [
+/// Every check the service knows, in its order: the page lists them all,
+/// `not run` for those nobody asked for (service_endpoints included, even
+/// with SERVICE_ENDPOINTS unset).
+const CHECKS: [&str; 11] = [
     "node_ready",
     "custom_conditions",
     "node_eligible",
@@ -28,6 +31,7 @@ const CHECKS: [&str; 10] = [
     "filesystem_ro",
     "disk_pressure",
     "network",
+    "service_endpoints",
 ];
 
 /// Runs headless Chromium on `url` with `mode` (`--dump-dom`, or
@@ -116,13 +120,16 @@ fn the_page_in_a_real_browser() {
     // Parsed by a browser, the hostile message made no element.
     assert!(!dom.contains("<script") && !dom.contains("<img"), "markup got through:\n{dom}");
     assert!(dom.contains("<h1>Node n1: <b class=\"fail\">NOT READY</b></h1>"), "{dom}");
-    for name in CHECKS {
-        element(&dom, "tr", &format!("check-{name}"));
-    }
+    // A row per check, no more and none missing (a check added to the
+    // service but not here fails this), in the service's order.
+    let checks = element(&dom, "table", "checks");
+    let rows: Vec<&str> = checks.split("<tr id=\"check-").skip(1).map(|r| r.split('"').next().unwrap_or("")).collect();
+    assert_eq!(rows, CHECKS, "{checks}");
     let row = element(&dom, "tr", "check-node_ready");
     assert!(row.contains("<b>fail</b>"), "{row}");
     assert!(row.contains("KubeletNotReady: runtime down &lt;script&gt;alert(1)&lt;/script&gt;\"&gt;&lt;img"), "{row}");
     assert!(element(&dom, "tr", "check-network").contains("<b>not run</b>"));
+    assert!(element(&dom, "tr", "check-service_endpoints").contains("<b>not run</b>"));
     // The transition the test made, newest first.
     let transitions = element(&dom, "table", "transitions");
     let newest = transitions.split("<tr").nth(2).unwrap_or_else(|| panic!("no transition row: {transitions}"));
