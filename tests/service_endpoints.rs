@@ -216,9 +216,9 @@ fn the_agent_says_down_when_the_ingress_pod_terminates() {
     let ask = || String::from_utf8_lossy(&support::service::exchange(addr, b"", Duration::from_secs(5))).to_string();
     support::wait_for("up ready", FLIP, || (ask() == "up ready\n").then_some(()));
     r.api.set_endpoints(NS, SLICE, vec![endpoint("10.0.0.1", NODE, "router-1", Phase::Terminating)]);
-    // The agent's reason is cut to 60 characters (HAProxy logs it).
+    // The whole reason: HAProxy keeps up to 108 characters of it.
     support::wait_for("down", FLIP, || {
-        (ask() == "down #service_endpoints: ingress/router: endpoint 10.0.0.1 term...\n").then_some(())
+        (ask() == "down #service_endpoints: ingress/router: endpoint 10.0.0.1 terminating\n").then_some(())
     });
 }
 
