@@ -47,6 +47,9 @@ struct Status {
     default_checks: Vec<String>,
     checks: Vec<Check>,
     node_state: NodeState,
+    /// Absent from services older than this field.
+    #[serde(default)]
+    service_watches: Vec<ServiceWatch>,
     transitions: Vec<Transition>,
 }
 
@@ -66,6 +69,20 @@ struct NodeState {
     api_server: Option<String>,
     age_seconds: Option<u64>,
     last_error: Option<String>,
+    watch_restarts: u64,
+}
+
+#[derive(Deserialize)]
+struct ServiceWatch {
+    service: String,
+    source: String,
+    slices: Option<u64>,
+    ready_here: Option<u64>,
+    ready_elsewhere: Option<u64>,
+    age_seconds: Option<u64>,
+    last_error: Option<String>,
+    forbidden: Option<String>,
+    no_credentials: Option<String>,
     watch_restarts: u64,
 }
 
@@ -303,6 +320,38 @@ fn table(style: &Style, header: &[&str], rows: &[Vec<(String, String)>]) -> Stri
     out
 }
 
+/// `confirmed 12 s ago` / `never confirmed`.
+fn confirmed(age_seconds: Option<u64>) -> String {
+    match age_seconds {
+        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
+        None => "never confirmed".to_string(),
+    }
+}
+
+/// One EndpointSlice watch, like the Node line: what the
+/// service_endpoints check reads, and what keeps it from telling.
+fn service_watch_line(w: &ServiceWatch) -> String {
+    let known = match (w.slices, w.ready_here, w.ready_elsewhere) {
+        (Some(n), Some(here), Some(elsewhere)) => {
+            format!("{n} slice{}, {here} ready here, {elsewhere} elsewhere", if n == 1 { "" } else { "s" })
+        }
+        _ => "not listed yet".to_string(),
+    };
+    let problem = match (&w.no_credentials, &w.forbidden, &w.last_error) {
+        (Some(why), _, _) => format!("; no credentials: {}", safe(why)),
+        (None, Some(why), _) => format!("; {}", safe(why)),
+        (None, None, Some(why)) => format!("; last error: {}", safe(why)),
+        _ => String::new(),
+    };
+    format!(
+        "Service {}; source {}; {known}; state {}; {} watch restarts{problem}\n",
+        safe(&w.service),
+        safe(&w.source),
+        confirmed(w.age_seconds),
+        w.watch_restarts,
+    )
+}
+
 fn render(s: &Status, style: &Style) -> String {
     let now = timefmt::parse_rfc3339(&s.generated_at);
     let mut out = String::new();
@@ -310,10 +359,7 @@ fn render(s: &Status, style: &Style) -> String {
     let defaults = safe(&s.default_checks.join(","));
     out.push_str(&format!("node {}: {verdict}  (last results of the default checks: {defaults})\n", safe(&s.node)));
     let n = &s.node_state;
-    let age = match n.age_seconds {
-        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
-        None => "never confirmed".to_string(),
-    };
+    let age = confirmed(n.age_seconds);
     out.push_str(&format!(
         "Node {}; source {}; state {age}; API {}; {} watch restarts{}\n",
         safe(&n.presence),
@@ -322,6 +368,9 @@ fn render(s: &Status, style: &Style) -> String {
         n.watch_restarts,
         n.last_error.as_deref().map(|e| format!("; last error: {}", safe(e))).unwrap_or_default(),
     ));
+    for w in &s.service_watches {
+        out.push_str(&service_watch_line(w));
+    }
     out.push_str(&format!(
         "service {} up {}, as of {}\n\n",
         safe(&s.version),
@@ -410,6 +459,31 @@ mod tests {
         }
         plain.push_str(rest);
         assert_eq!(plain, text);
+    }
+
+    #[test]
+    fn each_endpoint_slice_watch_gets_a_line() {
+        let mut status = sample();
+        status.service_watches = serde_json::from_str(
+            r#"[{"service":"ingress/router","source":"watch","slices":2,"ready_here":1,"ready_elsewhere":3,
+                 "age_seconds":4,"last_error":null,"forbidden":null,"no_credentials":null,"watch_restarts":1},
+                {"service":"kube-system/traefik","source":"none","slices":null,"ready_here":null,
+                 "ready_elsewhere":null,"age_seconds":null,"last_error":"API 500","watch_restarts":0,
+                 "forbidden":"cannot list endpointslices.discovery.k8s.io in namespace \"kube-system\" (RBAC)",
+                 "no_credentials":null}]"#,
+        )
+        .unwrap();
+        let text = render(&status, &Style { colour: false });
+        assert!(text.contains(
+            "Service ingress/router; source watch; 2 slices, 1 ready here, 3 elsewhere; state confirmed 4 s ago; \
+             1 watch restarts\n"
+        ));
+        assert!(text.contains(
+            "Service kube-system/traefik; source none; not listed yet; state never confirmed; 0 watch restarts; \
+             cannot list endpointslices.discovery.k8s.io in namespace \"kube-system\" (RBAC)\n"
+        ));
+        // An older service sends no service_watches: no line, no error.
+        assert!(!render(&sample(), &Style { colour: false }).contains("Service "));
     }
 
     #[test]
