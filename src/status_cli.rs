@@ -1,6 +1,9 @@
 //! `harmony-node-readiness-endpoint status [--url URL]`: fetches
 //! `/status?format=json` from the running service and prints it as a
 //! terminal table (checks, state, since, reason, the last transitions).
+//! Without `--url` it asks where the service listens when it runs with the
+//! same environment: LISTEN_PORT, LISTEN_ADDRESS (an unspecified address
+//! means loopback), `https` when TLS_CERT_FILE is set ([`default_url`]).
 //! Exit status: 0 ready, 1 not ready, 2 the service cannot be reached (or
 //! answers something that is not its status). Colour only on a terminal,
 //! and never with `NO_COLOR` set.
@@ -12,6 +15,7 @@
 //! in one must not rewrite the operator's screen.
 
 use std::io::{IsTerminal, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -22,6 +26,10 @@ use crate::timefmt;
 
 /// Where the service listens by default (LISTEN_PORT's default, loopback).
 pub const DEFAULT_URL: &str = "http://127.0.0.1:25001";
+/// The knobs [`default_url`] reads, as the service does.
+const PORT_VAR: &str = "LISTEN_PORT";
+const ADDRESS_VAR: &str = "LISTEN_ADDRESS";
+const TLS_VAR: &str = "TLS_CERT_FILE";
 /// The whole exchange; the page is built from memory, so this is generous.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest body read (the JSON is well below: see status_report).
@@ -39,6 +47,9 @@ struct Status {
     default_checks: Vec<String>,
     checks: Vec<Check>,
     node_state: NodeState,
+    /// Absent from services older than this field.
+    #[serde(default)]
+    service_watches: Vec<ServiceWatch>,
     transitions: Vec<Transition>,
 }
 
@@ -62,6 +73,20 @@ struct NodeState {
 }
 
 #[derive(Deserialize)]
+struct ServiceWatch {
+    service: String,
+    source: String,
+    slices: Option<u64>,
+    ready_here: Option<u64>,
+    ready_elsewhere: Option<u64>,
+    age_seconds: Option<u64>,
+    last_error: Option<String>,
+    forbidden: Option<String>,
+    no_credentials: Option<String>,
+    watch_restarts: u64,
+}
+
+#[derive(Deserialize)]
 struct Transition {
     at: String,
     check: String,
@@ -73,10 +98,13 @@ struct Transition {
 /// Runs the subcommand on its arguments (after `status`); returns the exit
 /// status. A usage error is a [`ConfigError`] (exit 2, one line).
 pub fn run(args: &[String]) -> Result<i32, ConfigError> {
-    let url = parse_args(args)?;
-    let Some(url) = url else {
-        print!("{}", usage());
-        return Ok(0);
+    let url = match parse_args(args)? {
+        Parsed::Help => {
+            print!("{}", usage());
+            return Ok(0);
+        }
+        Parsed::Url(url) => url,
+        Parsed::Default => default_url(|k| std::env::var(k).ok())?,
     };
     let endpoint = status_url(&url);
     let status = match fetch(&endpoint) {
@@ -100,26 +128,73 @@ fn usage() -> String {
     format!(
         "usage: harmony-node-readiness-endpoint status [--url URL]\n\
          Prints the status of the running service (GET URL/status?format=json) as a table.\n\
-         URL defaults to {DEFAULT_URL}. Exit status: 0 ready, 1 not ready, 2 unreachable.\n"
+         URL defaults to where the service listens with this environment: {DEFAULT_URL}, or\n\
+         LISTEN_ADDRESS (loopback when unset or 0.0.0.0/::) and LISTEN_PORT, https with TLS_CERT_FILE.\n\
+         Exit status: 0 ready, 1 not ready, 2 unreachable.\n"
     )
 }
 
-/// `Ok(None)`: help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<String>, ConfigError> {
-    let mut url = DEFAULT_URL.to_string();
+#[derive(Debug, PartialEq)]
+enum Parsed {
+    Help,
+    Url(String),
+    /// No `--url`: [`default_url`].
+    Default,
+}
+
+fn parse_args(args: &[String]) -> Result<Parsed, ConfigError> {
+    let mut url = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--url" => url = it.next().ok_or_else(|| ConfigError("option --url needs a value".into()))?.clone(),
-            a if a.starts_with("--url=") => url = a["--url=".len()..].to_string(),
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--url" => url = Some(it.next().ok_or_else(|| ConfigError("option --url needs a value".into()))?.clone()),
+            a if a.starts_with("--url=") => url = Some(a["--url=".len()..].to_string()),
             a => return Err(ConfigError(format!("unexpected argument {a:?} for status (usage: status [--url URL])"))),
         }
     }
+    let Some(url) = url else { return Ok(Parsed::Default) };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ConfigError(format!("invalid --url {url:?}: expected http://host:port or https://host:port")));
     }
-    Ok(Some(url))
+    Ok(Parsed::Url(url))
+}
+
+/// Where a service started with this environment listens (`env` reads a
+/// variable): the operator on a node with LISTEN_PORT=8080 in the unit's
+/// environment runs `status` with the same and needs no `--url`. An
+/// unspecified LISTEN_ADDRESS (unset, `0.0.0.0`, `::`) is asked on
+/// loopback; a bad value is the service's own one-line error, so the
+/// operator learns the service would not start either.
+fn default_url(env: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    let port = match set(PORT_VAR) {
+        None => 25001,
+        Some(v) => match v.parse::<u16>() {
+            Ok(0) => {
+                return Err(ConfigError(format!(
+                    "{PORT_VAR}=0 (any free port, logged at start): pass the logged address with --url"
+                )));
+            }
+            Ok(p) => p,
+            Err(_) => {
+                return Err(ConfigError(format!("invalid {PORT_VAR}={v:?}: expected an integer from 1 to 65535")));
+            }
+        },
+    };
+    let ip = match set(ADDRESS_VAR) {
+        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(v) => match v.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Ok(IpAddr::V6(a)) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            Ok(ip) => ip,
+            Err(_) => {
+                return Err(ConfigError(format!("invalid {ADDRESS_VAR}={v:?}: expected an IPv4 or IPv6 address")));
+            }
+        },
+    };
+    let scheme = if set(TLS_VAR).is_some() { "https" } else { "http" };
+    Ok(format!("{scheme}://{}", std::net::SocketAddr::new(ip, port)))
 }
 
 /// The JSON endpoint under a base URL (`http://h:p`, `http://h:p/` or the
@@ -245,6 +320,38 @@ fn table(style: &Style, header: &[&str], rows: &[Vec<(String, String)>]) -> Stri
     out
 }
 
+/// `confirmed 12 s ago` / `never confirmed`.
+fn confirmed(age_seconds: Option<u64>) -> String {
+    match age_seconds {
+        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
+        None => "never confirmed".to_string(),
+    }
+}
+
+/// One EndpointSlice watch, like the Node line: what the
+/// service_endpoints check reads, and what keeps it from telling.
+fn service_watch_line(w: &ServiceWatch) -> String {
+    let known = match (w.slices, w.ready_here, w.ready_elsewhere) {
+        (Some(n), Some(here), Some(elsewhere)) => {
+            format!("{n} slice{}, {here} ready here, {elsewhere} elsewhere", if n == 1 { "" } else { "s" })
+        }
+        _ => "not listed yet".to_string(),
+    };
+    let problem = match (&w.no_credentials, &w.forbidden, &w.last_error) {
+        (Some(why), _, _) => format!("; no credentials: {}", safe(why)),
+        (None, Some(why), _) => format!("; {}", safe(why)),
+        (None, None, Some(why)) => format!("; last error: {}", safe(why)),
+        _ => String::new(),
+    };
+    format!(
+        "Service {}; source {}; {known}; state {}; {} watch restarts{problem}\n",
+        safe(&w.service),
+        safe(&w.source),
+        confirmed(w.age_seconds),
+        w.watch_restarts,
+    )
+}
+
 fn render(s: &Status, style: &Style) -> String {
     let now = timefmt::parse_rfc3339(&s.generated_at);
     let mut out = String::new();
@@ -252,10 +359,7 @@ fn render(s: &Status, style: &Style) -> String {
     let defaults = safe(&s.default_checks.join(","));
     out.push_str(&format!("node {}: {verdict}  (last results of the default checks: {defaults})\n", safe(&s.node)));
     let n = &s.node_state;
-    let age = match n.age_seconds {
-        Some(a) => format!("confirmed {} ago", human_duration(Duration::from_secs(a))),
-        None => "never confirmed".to_string(),
-    };
+    let age = confirmed(n.age_seconds);
     out.push_str(&format!(
         "Node {}; source {}; state {age}; API {}; {} watch restarts{}\n",
         safe(&n.presence),
@@ -264,6 +368,9 @@ fn render(s: &Status, style: &Style) -> String {
         n.watch_restarts,
         n.last_error.as_deref().map(|e| format!("; last error: {}", safe(e))).unwrap_or_default(),
     ));
+    for w in &s.service_watches {
+        out.push_str(&service_watch_line(w));
+    }
     out.push_str(&format!(
         "service {} up {}, as of {}\n\n",
         safe(&s.version),
@@ -355,6 +462,31 @@ mod tests {
     }
 
     #[test]
+    fn each_endpoint_slice_watch_gets_a_line() {
+        let mut status = sample();
+        status.service_watches = serde_json::from_str(
+            r#"[{"service":"ingress/router","source":"watch","slices":2,"ready_here":1,"ready_elsewhere":3,
+                 "age_seconds":4,"last_error":null,"forbidden":null,"no_credentials":null,"watch_restarts":1},
+                {"service":"kube-system/traefik","source":"none","slices":null,"ready_here":null,
+                 "ready_elsewhere":null,"age_seconds":null,"last_error":"API 500","watch_restarts":0,
+                 "forbidden":"cannot list endpointslices.discovery.k8s.io in namespace \"kube-system\" (RBAC)",
+                 "no_credentials":null}]"#,
+        )
+        .unwrap();
+        let text = render(&status, &Style { colour: false });
+        assert!(text.contains(
+            "Service ingress/router; source watch; 2 slices, 1 ready here, 3 elsewhere; state confirmed 4 s ago; \
+             1 watch restarts\n"
+        ));
+        assert!(text.contains(
+            "Service kube-system/traefik; source none; not listed yet; state never confirmed; 0 watch restarts; \
+             cannot list endpointslices.discovery.k8s.io in namespace \"kube-system\" (RBAC)\n"
+        ));
+        // An older service sends no service_watches: no line, no error.
+        assert!(!render(&sample(), &Style { colour: false }).contains("Service "));
+    }
+
+    #[test]
     fn the_readme_example_is_what_the_command_prints() {
         let status: Status = serde_json::from_str(crate::testutil::readme_block("json")).unwrap();
         assert_eq!(render(&status, &Style { colour: false }), crate::testutil::readme_block("text"));
@@ -363,15 +495,39 @@ mod tests {
     #[test]
     fn arguments_and_urls() {
         let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(args(&[]), Ok(Some(DEFAULT_URL.into())));
-        assert_eq!(args(&["--url", "http://[::1]:9"]), Ok(Some("http://[::1]:9".into())));
-        assert_eq!(args(&["--url=https://x:1"]), Ok(Some("https://x:1".into())));
-        assert_eq!(args(&["--help"]), Ok(None));
+        assert_eq!(args(&[]), Ok(Parsed::Default));
+        assert_eq!(args(&["--url", "http://[::1]:9"]), Ok(Parsed::Url("http://[::1]:9".into())));
+        assert_eq!(args(&["--url=https://x:1"]), Ok(Parsed::Url("https://x:1".into())));
+        assert_eq!(args(&["--help"]), Ok(Parsed::Help));
         assert!(args(&["--url"]).is_err());
         assert!(args(&["--url", "127.0.0.1:25001"]).is_err());
         assert!(args(&["--check", "x"]).is_err());
         assert_eq!(status_url("http://h:1"), "http://h:1/status?format=json");
         assert_eq!(status_url("http://h:1/"), "http://h:1/status?format=json");
         assert_eq!(status_url("http://h:1/status"), "http://h:1/status?format=json");
+    }
+
+    #[test]
+    fn without_url_it_asks_where_the_service_listens() {
+        let url = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            default_url(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).map_err(|e| e.0)
+        };
+        assert_eq!(url(&[]), Ok(DEFAULT_URL.into()));
+        assert_eq!(url(&[("LISTEN_PORT", ""), ("LISTEN_ADDRESS", "")]), Ok(DEFAULT_URL.into()), "empty = unset");
+        assert_eq!(url(&[("LISTEN_PORT", "8080")]), Ok("http://127.0.0.1:8080".into()));
+        assert_eq!(url(&[("LISTEN_ADDRESS", "0.0.0.0"), ("LISTEN_PORT", "8080")]), Ok("http://127.0.0.1:8080".into()));
+        assert_eq!(url(&[("LISTEN_ADDRESS", "[::]")]), Ok("http://[::1]:25001".into()));
+        assert_eq!(url(&[("LISTEN_ADDRESS", "192.0.2.7")]), Ok("http://192.0.2.7:25001".into()));
+        assert_eq!(url(&[("LISTEN_ADDRESS", "2001:db8::7")]), Ok("http://[2001:db8::7]:25001".into()));
+        assert_eq!(url(&[("TLS_CERT_FILE", "/etc/tls/tls.crt")]), Ok("https://127.0.0.1:25001".into()));
+        for bad in ["abc", "65536", "-1"] {
+            let e = url(&[("LISTEN_PORT", bad)]).unwrap_err();
+            assert!(e.starts_with("invalid LISTEN_PORT=") && !e.contains('\n'), "{e}");
+        }
+        assert!(url(&[("LISTEN_PORT", "0")]).unwrap_err().contains("--url"));
+        assert!(
+            url(&[("LISTEN_ADDRESS", "localhost")]).unwrap_err().starts_with("invalid LISTEN_ADDRESS=\"localhost\"")
+        );
     }
 }

@@ -409,10 +409,23 @@ fn rollout(c: &Cluster) {
 }
 
 fn health_on_node() -> Option<(u16, String)> {
+    probe_on_node().ok()
+}
+
+/// `GET /health` on the node's port the way an LB sends it; the error says
+/// what the LB would have seen (refused, reset, timed out, cut short).
+fn probe_on_node() -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
     let addr = "127.0.0.1:25001".parse().unwrap();
-    let bytes = support::service::exchange(addr, b"GET /health HTTP/1.0\r\n\r\n", Duration::from_secs(2));
-    let (r, _) = support::Response::parse(&bytes)?;
-    Some((r.status, r.body))
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"GET /health HTTP/1.0\r\n\r\n").map_err(|e| format!("write: {e}"))?;
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).map_err(|e| format!("read: {e}"))?;
+    let (r, _) =
+        support::Response::parse(&bytes).ok_or_else(|| format!("incomplete answer of {} bytes", bytes.len()))?;
+    Ok((r.status, r.body))
 }
 
 /// /health on the node every 50 ms until the DaemonSet's rollout is done:
@@ -424,9 +437,10 @@ fn probe_through_rollout(c: &Cluster) -> (usize, Vec<String>) {
         let mut failures = vec![];
         while !h.is_finished() {
             probes += 1;
-            match health_on_node() {
-                Some((200, _)) => {}
-                other => failures.push(format!("{other:?}")),
+            match probe_on_node() {
+                Ok((200, _)) => {}
+                Ok((status, body)) => failures.push(format!("probe {probes}: {status} {body}")),
+                Err(e) => failures.push(format!("probe {probes}: {e}")),
             }
             std::thread::sleep(Duration::from_millis(50));
         }

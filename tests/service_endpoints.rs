@@ -216,9 +216,9 @@ fn the_agent_says_down_when_the_ingress_pod_terminates() {
     let ask = || String::from_utf8_lossy(&support::service::exchange(addr, b"", Duration::from_secs(5))).to_string();
     support::wait_for("up ready", FLIP, || (ask() == "up ready\n").then_some(()));
     r.api.set_endpoints(NS, SLICE, vec![endpoint("10.0.0.1", NODE, "router-1", Phase::Terminating)]);
-    // The agent's reason is cut to 60 characters (HAProxy logs it).
+    // The whole reason: HAProxy keeps up to 108 characters of it.
     support::wait_for("down", FLIP, || {
-        (ask() == "down #service_endpoints: ingress/router: endpoint 10.0.0.1 term...\n").then_some(())
+        (ask() == "down #service_endpoints: ingress/router: endpoint 10.0.0.1 terminating\n").then_some(())
     });
 }
 
@@ -279,4 +279,68 @@ fn the_check_subcommand_waits_for_the_first_list() {
     let (code, stdout, stderr) = support::run_check_cli(&["check", "--check", "service_endpoints"], &as_env(&env));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("\"name\":\"service_endpoints\",\"passed\":true"), "{stdout}");
+}
+
+/// `service_watches` of `/status?format=json` once `ready` holds for it.
+fn watches_when(svc: &Service, what: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    support::wait_for(what, RECOVER, || {
+        let w = svc.get("/status?format=json").json()["service_watches"].clone();
+        ready(&w).then_some(w)
+    })
+}
+
+#[test]
+fn the_status_page_shows_each_endpoint_slice_watch() {
+    // Two Services; RBAC allows only the first one's namespace.
+    let api = FakeApiServer::start();
+    api.allow_endpointslices_in(Some(&[NS]));
+    let r = rig_with(api, &[("SERVICE_ENDPOINTS", "ingress/router,kube-system/traefik")]);
+    let w = watches_when(&r.svc, "both watches settled", |w| {
+        w[0]["source"] == "watch" && w[0]["slices"] == 1 && w[1]["forbidden"].is_string()
+    });
+    let router = &w[0];
+    assert_eq!(router["service"], "ingress/router");
+    assert_eq!((router["ready_here"].as_u64(), router["ready_elsewhere"].as_u64()), (Some(1), Some(1)), "{w}");
+    assert!(router["age_seconds"].as_u64().is_some() && router["last_error"].is_null(), "{w}");
+    let traefik = &w[1];
+    assert_eq!(traefik["service"], "kube-system/traefik");
+    assert_eq!(
+        traefik["forbidden"], "cannot list endpointslices.discovery.k8s.io in namespace \"kube-system\" (RBAC)",
+        "{w}"
+    );
+    assert!(traefik["slices"].is_null() && traefik["source"] == "none", "{w}");
+
+    // The page: a row per watch, the denial in the error column.
+    let page = r.svc.get("/status").body;
+    assert!(
+        page.contains("<tr id=\"watch-ingress/router\"><td>ingress/router<td>watch<td>1<td>1 here, 1 elsewhere<td>"),
+        "{page}"
+    );
+    let row = page.lines().find(|l| l.starts_with("<tr id=\"watch-kube-system/traefik\">")).expect(&page);
+    assert!(row.contains("<td>none<td>not listed yet<td>-<td>never confirmed by the API"), "{row}");
+    assert!(row.ends_with("namespace &quot;kube-system&quot; (RBAC)</tr>"), "{row}");
+
+    // The `status` command prints a line per watch.
+    let url = format!("http://{}", r.svc.addr);
+    let (_, out, err) = support::run_check_cli(&["status", "--url", &url], &[]);
+    assert!(
+        out.contains("\nService ingress/router; source watch; 1 slice, 1 ready here, 1 elsewhere; state "),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("\nService kube-system/traefik; source none; not listed yet; state never confirmed; "),
+        "{out}"
+    );
+
+    // The API fails and the watch drops: shown as closed, with the error,
+    // and the restart counted; the last known slices stay.
+    r.api.set_fault(Some(Fault::Status(500)));
+    r.api.drop_watches();
+    let w = watches_when(&r.svc, "the router watch down with its error", |w| {
+        w[0]["source"] == "none" && w[0]["last_error"].as_str().is_some_and(|e| e.contains("500"))
+    });
+    assert!(w[0]["watch_restarts"].as_u64() >= Some(1), "{w}");
+    assert_eq!(w[0]["slices"], 1, "the last known state is kept: {w}");
+    r.api.set_fault(None);
+    watches_when(&r.svc, "the router watch back", |w| w[0]["source"] == "watch" && w[0]["last_error"].is_null());
 }

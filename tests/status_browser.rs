@@ -13,11 +13,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::TempDir;
+use support::fake_apiserver::{Phase, endpoint, endpoint_slice};
 use support::status_rig::{HOSTILE, NODE, StatusRig};
 
 /// Chromium starts slowly on a busy 2-CPU machine; it never takes this long.
 const BROWSER_LIMIT: Duration = Duration::from_secs(90);
-const CHECKS: [&str; 10] = [
+/// Every check the service knows, in its order: the page lists them all,
+/// `not run` for those nobody asked for (service_endpoints included, even
+/// with SERVICE_ENDPOINTS unset: `without_service_endpoints_…`).
+const CHECKS: [&str; 11] = [
     "node_ready",
     "custom_conditions",
     "node_eligible",
@@ -28,6 +32,7 @@ const CHECKS: [&str; 10] = [
     "filesystem_ro",
     "disk_pressure",
     "network",
+    "service_endpoints",
 ];
 
 /// Runs headless Chromium on `url` with `mode` (`--dump-dom`, or
@@ -109,20 +114,29 @@ fn the_page_in_a_real_browser() {
     if support::skip_unless_program("chromium") {
         return;
     }
-    let rig = StatusRig::start(&[]);
+    let rig = StatusRig::start(&[("SERVICE_ENDPOINTS", "ingress/router")]);
+    let ready_here = vec![endpoint("10.0.0.1", NODE, "router-1", Phase::Ready)];
+    rig.api.set_endpoint_slice(endpoint_slice("ingress", "router-x7k2p", "router", ready_here));
+    rig.probe_until("?check=service_endpoints", 200);
     rig.node_goes_not_ready(&format!("runtime down {HOSTILE}"));
     let url = rig.url() + "/";
     let dom = chromium("--dump-dom", &url);
     // Parsed by a browser, the hostile message made no element.
     assert!(!dom.contains("<script") && !dom.contains("<img"), "markup got through:\n{dom}");
     assert!(dom.contains("<h1>Node n1: <b class=\"fail\">NOT READY</b></h1>"), "{dom}");
-    for name in CHECKS {
-        element(&dom, "tr", &format!("check-{name}"));
-    }
+    // A row per check, no more and none missing (a check added to the
+    // service but not here fails this), in the service's order.
+    let checks = element(&dom, "table", "checks");
+    let rows: Vec<&str> = checks.split("<tr id=\"check-").skip(1).map(|r| r.split('"').next().unwrap_or("")).collect();
+    assert_eq!(rows, CHECKS, "{checks}");
     let row = element(&dom, "tr", "check-node_ready");
     assert!(row.contains("<b>fail</b>"), "{row}");
     assert!(row.contains("KubeletNotReady: runtime down &lt;script&gt;alert(1)&lt;/script&gt;\"&gt;&lt;img"), "{row}");
     assert!(element(&dom, "tr", "check-network").contains("<b>not run</b>"));
+    assert!(element(&dom, "tr", "check-service_endpoints").contains("<b>pass</b>"));
+    // The EndpointSlice watch SERVICE_ENDPOINTS started, like the Node's.
+    let watch = element(&dom, "tr", "watch-ingress/router");
+    assert!(watch.contains("<td>watch</td><td>1</td><td>1 here, 0 elsewhere</td>"), "{watch}");
     // The transition the test made, newest first.
     let transitions = element(&dom, "table", "transitions");
     let newest = transitions.split("<tr").nth(2).unwrap_or_else(|| panic!("no transition row: {transitions}"));
@@ -132,6 +146,18 @@ fn the_page_in_a_real_browser() {
     );
     assert!(element(&dom, "table", "node-state").contains(&rig.api.url()));
     screenshot(&url, &artifact("hostile-message.png"));
+}
+
+#[test]
+fn without_service_endpoints_the_check_is_listed_not_run_and_no_watch_shows() {
+    if support::skip_unless_program("chromium") {
+        return;
+    }
+    let rig = StatusRig::start(&[]);
+    rig.probe_until("", 200);
+    let dom = chromium("--dump-dom", &(rig.url() + "/"));
+    assert!(element(&dom, "tr", "check-service_endpoints").contains("<b>not run</b>"), "{dom}");
+    assert!(!dom.contains("id=\"service-watches\""), "{dom}");
 }
 
 /// The README's screenshot: an ordinary bad night on a node (the router

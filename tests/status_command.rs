@@ -39,6 +39,33 @@ fn exit_status_says_ready_not_ready_or_unreachable() {
     assert_eq!(code, 2, "usage error: {err}");
 }
 
+#[test]
+fn without_url_it_asks_where_listen_address_and_listen_port_say() {
+    // The service on 127.0.0.2 and a free port, as LISTEN_ADDRESS and
+    // LISTEN_PORT set in its unit's environment would put it.
+    let rig = StatusRig::start(&[("LISTEN_ADDRESS", "127.0.0.2")]);
+    rig.probe_until("", 200);
+    let port = rig.svc.addr.port().to_string();
+    let listen = [("LISTEN_ADDRESS", "127.0.0.2"), ("LISTEN_PORT", port.as_str())];
+    let (code, out, err) = run_check_cli(&["status"], &listen);
+    assert_eq!(code, 0, "asked the service where it listens: {out}{err}");
+    assert!(out.starts_with(&format!("node {NODE}: READY")), "{out}");
+    // The port alone: loopback 127.0.0.1, where this service does not listen.
+    let (code, _, err) = run_check_cli(&["status"], &[("LISTEN_PORT", port.as_str())]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("http://127.0.0.1:{port}/status?format=json: connection refused")), "{err}");
+    // --url wins over the environment.
+    let url = rig.url();
+    let (code, out, err) = run_check_cli(&["status", "--url", &url], &[("LISTEN_PORT", "9")]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A value the service would refuse: the same one-line exit 2.
+    for (var, value) in [("LISTEN_PORT", "abc"), ("LISTEN_PORT", "0"), ("LISTEN_ADDRESS", "localhost")] {
+        let (code, out, err) = run_check_cli(&["status"], &[(var, value)]);
+        assert_eq!(code, 2, "{var}={value}: {out}{err}");
+        assert!(err.contains(var) && err.trim().lines().count() == 1, "{var}={value}: {err}");
+    }
+}
+
 /// A tmux server on its own socket, killed on drop.
 struct Tmux {
     socket: String,

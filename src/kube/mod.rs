@@ -46,7 +46,7 @@ use crate::config::Config;
 
 pub use node::Node;
 pub use slice_watch::SliceState;
-pub use store::{NodeStore, Store};
+pub use store::{NodeStore, Store, WatchStats};
 
 /// The store of one Service's EndpointSlices.
 pub type SliceStore = Store<SliceState>;

@@ -25,8 +25,16 @@ use crate::runner::CheckResult;
 
 /// The check whose sole failure means "drain" rather than "down".
 const DRAIN_CHECK: CheckId = CheckId::NodeEligible;
-/// Longest reason after `#`: HAProxy's stats column stays readable.
-const MAX_AGENT_REASON_CHARS: usize = 60;
+/// Longest reason after `#` that HAProxy keeps whole. It stores the
+/// description as `via agent : down (<reason>)` in a buffer of
+/// HCHK_DESC_LEN = 128 bytes (127 and a NUL) and silently cuts the rest;
+/// that text is `last_agt` in `show stat` and the `info:` of its log line.
+/// 127 - len("via agent : down (") - len(")") = 108 (checked against
+/// HAProxy 2.6 in tests/haproxy.rs).
+pub const MAX_AGENT_REASON_CHARS: usize = 108;
+/// A longer reason is cut after its last whole word that fits, unless that
+/// would keep fewer characters than this (one huge word): then mid-word.
+const MIN_WORD_CUT_CHARS: usize = MAX_AGENT_REASON_CHARS / 2;
 /// After answering, anything HAProxy sent (`agent-send`) is read and dropped,
 /// at most this much and this long, so that the close is a FIN and not a RST
 /// that could destroy our answer before HAProxy has read it.
@@ -72,8 +80,10 @@ pub fn reply(results: &[CheckResult]) -> String {
     }
 }
 
-/// One line of printable ASCII, at most [`MAX_AGENT_REASON_CHARS`]. Commas
-/// become `;` because HAProxy's CSV stats would split the field on them.
+/// One line of printable ASCII, at most [`MAX_AGENT_REASON_CHARS`], cut at
+/// a word boundary with `...` when longer (a word cut in half, like
+/// `term...` for `terminating`, reads as another word). Commas become `;`
+/// because HAProxy's CSV stats would split the field on them.
 fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(MAX_AGENT_REASON_CHARS);
     for c in s.split_whitespace().flat_map(|w| std::iter::once(' ').chain(w.chars())).skip(1) {
@@ -83,8 +93,19 @@ fn sanitize(s: &str) -> String {
             _ => '?',
         });
     }
-    if out.chars().count() > MAX_AGENT_REASON_CHARS {
-        out.truncate(MAX_AGENT_REASON_CHARS - 3);
+    // ASCII from here on: bytes are characters.
+    if out.len() > MAX_AGENT_REASON_CHARS {
+        let room = MAX_AGENT_REASON_CHARS - "...".len();
+        // The space after the last word that fits whole (the character
+        // just past `room` may itself be that space).
+        let cut = match out[..=room].rfind(' ') {
+            Some(i) if i >= MIN_WORD_CUT_CHARS => i,
+            _ => room,
+        };
+        out.truncate(cut);
+        // `…: ...` or `…; ...` would leave dangling punctuation.
+        let kept = out.trim_end_matches([' ', ':', ';']).len();
+        out.truncate(kept);
         out.push_str("...");
     }
     out
@@ -124,7 +145,34 @@ mod tests {
         let line = reply(&[r("kubelet", Outcome::Fail("a,b\r\nc\tdé ".to_string() + &"x".repeat(100)))]);
         assert!(line.starts_with("down #kubelet: a;b c d? xxx"), "{line:?}");
         let reason = line.strip_prefix("down #").unwrap().strip_suffix('\n').unwrap();
-        assert_eq!(reason.len(), MAX_AGENT_REASON_CHARS);
+        assert!(reason.len() <= MAX_AGENT_REASON_CHARS, "{reason:?}");
         assert!(reason.ends_with("...") && !reason.contains(['\n', '\r']));
+        // One word longer than the limit: cut mid-word, to the limit exactly.
+        assert_eq!(reason.len(), MAX_AGENT_REASON_CHARS, "{reason:?}");
+    }
+
+    #[test]
+    fn long_reasons_are_cut_after_a_whole_word() {
+        let words = "endpoint 10.0.0.1 terminating; endpoint 10.0.0.7 terminating; endpoint 10.0.0.9 terminating";
+        let line = reply(&[r("service_endpoints", Outcome::Fail(format!("ingress/router: {words}")))]);
+        assert_eq!(
+            line,
+            "down #service_endpoints: ingress/router: endpoint 10.0.0.1 terminating; endpoint 10.0.0.7 terminating; \
+             endpoint...\n"
+        );
+        // Just fits: kept whole; one character more: the last word goes.
+        let exact = format!("{} {}", "a".repeat(60), "b".repeat(MAX_AGENT_REASON_CHARS - 61));
+        assert_eq!(sanitize(&exact), exact);
+        assert_eq!(sanitize(&format!("{exact}b")), format!("{}...", "a".repeat(60)));
+        // A space right after the room for `...`: the word before it stays.
+        let at_room = format!("{} {}", "a".repeat(MAX_AGENT_REASON_CHARS - 3), "b".repeat(10));
+        assert_eq!(sanitize(&at_room), format!("{}...", "a".repeat(MAX_AGENT_REASON_CHARS - 3)));
+        // No dangling separator before the ellipsis.
+        let colon = format!("{}: {}", "a".repeat(70), "b".repeat(60));
+        assert_eq!(sanitize(&colon), format!("{}...", "a".repeat(70)));
+        for n in 0..300 {
+            let s = sanitize(&"word ".repeat(n));
+            assert!(s.len() <= MAX_AGENT_REASON_CHARS && (s.len() < 105 || s.ends_with("word...")), "{n}: {s:?}");
+        }
     }
 }

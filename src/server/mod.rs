@@ -100,7 +100,14 @@ fn bind_one(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
+    let listener: TcpListener = socket.into();
+    // Without it a rolling update can reset a probe queued on the old
+    // instance as it closes (see sys/reuseport.rs). Not fatal: the service
+    // still serves, with the kernel's default spreading.
+    if let Err(e) = sys::prefer_newest_listener(listener.as_raw_fd()) {
+        log::warn_limited("reuseport", &format!("cannot steer new connections to the newest listener on {addr}: {e}"));
+    }
+    Ok(listener)
 }
 
 /// What a listener does with an admitted connection (HTTP, or the agent),

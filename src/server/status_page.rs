@@ -109,7 +109,7 @@ p{color:#555;margin:0 0 1em}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3em .7em;border-bottom:1px solid #e3e3e8;vertical-align:top}
 th{background:#f4f4f6;font-weight:600;white-space:nowrap}
-#checks td:nth-child(1),#transitions td:nth-child(2),#config th,#config td{font-family:ui-monospace,monospace}
+#checks td:nth-child(1),#transitions td:nth-child(2),#service-watches td:nth-child(1),#config th,#config td{font-family:ui-monospace,monospace}
 #checks td:nth-child(1){white-space:nowrap}
 #checks td:nth-child(3),#checks td:nth-child(4),#transitions td:nth-child(1){white-space:nowrap;color:#444}
 #transitions td:nth-child(3){white-space:nowrap}
@@ -149,6 +149,7 @@ pub fn render(r: &Report) -> Vec<u8> {
     );
     checks_table(&mut h, r);
     node_table(&mut h, r);
+    service_watches_table(&mut h, r);
     transitions_table(&mut h, r);
     config_table(&mut h, r);
     h.push_str(
@@ -229,6 +230,50 @@ fn node_table(h: &mut String, r: &Report) {
     h.push_str("<h2>Node state</h2>\n<table id=\"node-state\">\n");
     for (key, value) in rows {
         let _ = writeln!(h, "<tr><th>{key}<td>{}</tr>", escape(&value));
+    }
+    h.push_str("</table>\n");
+}
+
+/// The EndpointSlice watches SERVICE_ENDPOINTS started, one row each, the
+/// Node state's fields as columns (nothing when SERVICE_ENDPOINTS is unset).
+fn service_watches_table(h: &mut String, r: &Report) {
+    if r.service_watches.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2>EndpointSlice watches (SERVICE_ENDPOINTS)</h2>\n<table id=\"service-watches\">\n\
+         <tr><th>Service<th>source<th>slices<th>ready endpoints<th>age<th>watch restarts<th>last API error</tr>\n",
+    );
+    for w in &r.service_watches {
+        let (slices, ready) = match (w.slices, w.ready_here, w.ready_elsewhere) {
+            (Some(n), Some(here), Some(elsewhere)) => (n.to_string(), format!("{here} here, {elsewhere} elsewhere")),
+            _ => ("not listed yet".to_string(), "-".to_string()),
+        };
+        let age = match w.age_seconds {
+            Some(s) => format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s))),
+            None => "never confirmed by the API".to_string(),
+        };
+        let restarts =
+            w.watch_restarts_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        // What keeps the check from telling, most fundamental first.
+        let error = match (&w.no_credentials, &w.forbidden, &w.last_error) {
+            (Some(why), _, _) => format!("no credentials: {why}"),
+            (None, Some(why), _) => why.clone(),
+            (None, None, Some(why)) => why.clone(),
+            _ => "-".to_string(),
+        };
+        let service = escape(&w.service);
+        let _ = writeln!(
+            h,
+            "<tr id=\"watch-{service}\"><td>{service}<td>{}<td>{}<td>{}<td>{}<td>{} ({})<td>{}</tr>",
+            w.source,
+            escape(&slices),
+            escape(&ready),
+            escape(&age),
+            w.watch_restarts,
+            escape(&restarts),
+            escape(&error),
+        );
     }
     h.push_str("</table>\n");
 }
@@ -327,11 +372,33 @@ mod tests {
         Check { id: CheckId::Kubelet, exec: Exec::Probe, run: hostile },
     ];
 
+    /// The EndpointSlice store of `ingress/router`: one slice, a ready
+    /// endpoint on this node and one elsewhere, and a hostile API error.
+    fn slice_store(node: &str) -> Arc<crate::kube::SliceStore> {
+        let svc = crate::config::ServiceRef { namespace: "ingress".into(), name: "router".into() };
+        let store = Arc::new(crate::kube::SliceStore::with(crate::kube::SliceState::new(&svc)));
+        let slice = crate::kube::endpoint_slice::EndpointSlice::from_json(serde_json::json!({
+            "metadata": {"name": "router-x7k2p", "namespace": "ingress", "resourceVersion": "7",
+                         "labels": {"kubernetes.io/service-name": "router"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "nodeName": node},
+                          {"addresses": ["10.0.0.2"], "conditions": {"ready": true}, "nodeName": "n2"}],
+        }))
+        .unwrap();
+        store.update(|s| {
+            s.slices = Some([(slice.metadata.name.clone(), Arc::new(slice))].into_iter().collect());
+            s.confirmed_at = Some(std::time::Instant::now());
+            s.last_error = Some("API 500: <script>alert(3)</script>".into());
+        });
+        store
+    }
+
     fn runner() -> Runner {
         let config =
             test_config(&[("CHECK_MIN_INTERVAL_MS", "0"), ("KUBELET_HEALTHZ_URL", "http://u:pw@127.0.0.1:1/")]);
         let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
-        Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), REG)
+        let services = vec![slice_store(&config.node_name)];
+        Runner::with_registry(Arc::new(Ctx::new(config, node, services)), Arc::new(Metrics::new()), REG)
     }
 
     #[test]
@@ -348,6 +415,14 @@ mod tests {
         assert!(!page.contains("pw@"), "secret in the page");
         assert!(page.contains("<tr id=\"check-kubelet\" class=\"not-run\">"), "{page}");
         assert!(page.contains("<tr id=\"check-node_ready\" class=\"fail\">"));
+        assert!(
+            page.contains(
+                "<tr id=\"watch-ingress/router\"><td>ingress/router<td>none<td>1<td>1 here, 1 elsewhere\
+                 <td>0 s since the API last answered<td>0 (closed 0, error 0, expired 0, idle 0)\
+                 <td>API 500: &lt;script&gt;alert(3)&lt;/script&gt;</tr>"
+            ),
+            "{page}"
+        );
         assert_eq!(resp.content_type, "text/html; charset=utf-8");
         for (name, value) in SECURITY_HEADERS {
             assert!(resp.headers.iter().any(|(n, v)| *n == name && v == value), "{name}");
@@ -360,6 +435,24 @@ mod tests {
         assert_eq!(v["transitions"][0]["from"], "not-run");
         assert_eq!(v["config"]["KUBELET_HEALTHZ_URL"], "http://***@127.0.0.1:1/");
         assert_eq!(v["node_state"]["source"], "none");
+        let w = &v["service_watches"][0];
+        assert_eq!((&w["service"], &w["source"], &w["slices"]), (&"ingress/router".into(), &"none".into(), &1.into()));
+        assert_eq!(
+            (&w["ready_here"], &w["ready_elsewhere"], &w["forbidden"]),
+            (&1.into(), &1.into(), &None::<u8>.into())
+        );
+    }
+
+    #[test]
+    fn without_service_endpoints_there_is_no_watch_section() {
+        let config = test_config(&[]);
+        let node = Arc::new(crate::kube::NodeStore::new(&config.node_name));
+        let r = Runner::with_registry(Arc::new(Ctx::new(config, node, Vec::new())), Arc::new(Metrics::new()), REG);
+        let page = String::from_utf8(handle(&request(None, None), &r).body).unwrap();
+        assert!(!page.contains("id=\"service-watches\"") && !page.contains("EndpointSlice watches"), "{page}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&handle(&request(Some("format=json"), None), &r).body).unwrap();
+        assert_eq!(v["service_watches"], serde_json::json!([]));
     }
 
     /// Object keys, recursively (arrays: their first element's).

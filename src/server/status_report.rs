@@ -1,6 +1,7 @@
 //! The data behind the status page (`GET /`, `/status`) and its JSON form
 //! (`/status?format=json`), gathered from what the runner's history, the
-//! Node store and the config already hold. Gathering never runs a check and
+//! Node store, the EndpointSlice stores (SERVICE_ENDPOINTS) and the config
+//! already hold. Gathering never runs a check and
 //! never calls the API, like /metrics.
 //!
 //! Every string that comes from outside (reasons carry Node condition
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::kube::{NodeState, NodeStore, Presence};
+use crate::kube::endpoint_slice::Tally;
+use crate::kube::{NodeState, NodeStore, Presence, SliceStore, WatchStats};
 use crate::runner::Runner;
 use crate::runner::history::{CheckStatus, State, Transition};
 use crate::timefmt;
@@ -36,6 +38,8 @@ pub struct Report {
     pub default_checks: Vec<&'static str>,
     pub checks: Vec<CheckRow>,
     pub node_state: NodeStateRow,
+    /// One per SERVICE_ENDPOINTS Service, in its order (empty when unset).
+    pub service_watches: Vec<ServiceWatchRow>,
     /// Newest first, at most `history::MAX_TRANSITIONS`.
     pub transitions: Vec<TransitionRow>,
     /// Every knob's effective value, as the startup log line shows it.
@@ -77,6 +81,32 @@ pub struct NodeStateRow {
     pub watch_restarts_by_reason: BTreeMap<&'static str, u64>,
 }
 
+/// The EndpointSlice watch of one Service, as the Node's: what the
+/// service_endpoints check reads, and why it may not be able to tell.
+#[derive(Serialize, Debug)]
+pub struct ServiceWatchRow {
+    /// `namespace/name`.
+    pub service: String,
+    /// `watch` (a watch is open) or `none` (no answer from the API right
+    /// now); there is no polling fallback for slices.
+    pub source: &'static str,
+    /// EndpointSlices of the Service in the last known state; null until
+    /// the first list answered.
+    pub slices: Option<usize>,
+    /// Ready, non-terminating endpoints on this node / on other nodes, in
+    /// the last known state (null with `slices`).
+    pub ready_here: Option<usize>,
+    pub ready_elsewhere: Option<usize>,
+    /// As `node_state.age_seconds`, for this watch.
+    pub age_seconds: Option<u64>,
+    pub last_error: Option<String>,
+    /// RBAC forbids list or watch: the reason the check gives.
+    pub forbidden: Option<String>,
+    pub no_credentials: Option<String>,
+    pub watch_restarts: u64,
+    pub watch_restarts_by_reason: BTreeMap<&'static str, u64>,
+}
+
 #[derive(Serialize, Debug, Clone)]
 pub struct TransitionRow {
     #[serde(serialize_with = "time")]
@@ -110,6 +140,7 @@ impl Report {
             default_checks: config.default_checks.iter().map(|id| id.name()).collect(),
             checks,
             node_state: node_state_row(&ctx.node, &ctx.node.snapshot(), mono),
+            service_watches: ctx.services.iter().map(|s| service_watch_row(s, &config.node_name, mono)).collect(),
             transitions: history.transitions().iter().map(transition_row).collect(),
             config: config.effective.iter().map(|(k, v)| (*k, field(&redact_userinfo(v)))).collect(),
         }
@@ -161,13 +192,36 @@ fn node_state_row(store: &NodeStore, snap: &NodeState, now: Instant) -> NodeStat
         Presence::NotFound => "not-found",
         Presence::Unknown => "unknown",
     };
-    let by_reason: BTreeMap<_, _> = stats.restarts().into_iter().collect();
+    let by_reason = restarts_by_reason(stats);
     NodeStateRow {
         source,
         presence,
         api_server: store.api_server().map(|s| field(&redact_userinfo(s))),
         age_seconds: snap.confirmed_at.map(|_| snap.age(now).as_secs()),
         last_error: snap.last_error.as_deref().map(field),
+        no_credentials: snap.no_credentials.as_deref().map(field),
+        watch_restarts: by_reason.values().sum(),
+        watch_restarts_by_reason: by_reason,
+    }
+}
+
+fn restarts_by_reason(stats: &WatchStats) -> BTreeMap<&'static str, u64> {
+    stats.restarts().into_iter().collect()
+}
+
+fn service_watch_row(store: &SliceStore, node: &str, now: Instant) -> ServiceWatchRow {
+    let snap = store.snapshot();
+    let tally = snap.slices.as_ref().map(|s| Tally::of(s.values().map(|s| s.as_ref()), node));
+    let by_reason = restarts_by_reason(store.stats());
+    ServiceWatchRow {
+        service: field(&snap.service.to_string()),
+        source: if store.stats().connected() { "watch" } else { "none" },
+        slices: snap.slices.as_ref().map(|s| s.len()),
+        ready_here: tally.as_ref().map(|t| t.ready_here),
+        ready_elsewhere: tally.as_ref().map(|t| t.ready_elsewhere),
+        age_seconds: snap.confirmed_at.map(|t| now.saturating_duration_since(t).as_secs()),
+        last_error: snap.last_error.as_deref().map(field),
+        forbidden: snap.forbidden.as_deref().map(field),
         no_credentials: snap.no_credentials.as_deref().map(field),
         watch_restarts: by_reason.values().sum(),
         watch_restarts_by_reason: by_reason,
