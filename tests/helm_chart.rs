@@ -270,8 +270,15 @@ fn overlay_with_component(component: &str) -> Option<Vec<Value>> {
 fn monitoring_components_render_what_the_chart_renders() {
     let Some(helm) = helm() else { return };
     let Some(example) = kustomize("examples/prometheus-operator") else { return };
-    let chart = without_helm_labels(rendered(&helm, "metrics: {serviceMonitor: {enabled: true}}"));
-    assert_eq!(sorted(example.clone()), chart, "examples/prometheus-operator (service-monitor) and the chart differ");
+    let chart = without_helm_labels(rendered(
+        &helm,
+        "metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}}",
+    ));
+    assert_eq!(
+        sorted(example.clone()),
+        chart,
+        "examples/prometheus-operator (service-monitor, prometheus-rule) and the chart differ"
+    );
     assert_eq!(one(&example, "ServiceMonitor")["spec"]["jobLabel"], "app.kubernetes.io/name");
 
     let Some(pod_monitor) = overlay_with_component("pod-monitor") else { return };
