@@ -18,6 +18,8 @@ set -eu
 # real cluster of scripts/cluster (loopback CNI plugin; its certificates),
 # which also uses containerd and buildah (pause image) and builds Kubernetes
 # with the Go toolchain at /usr/local/go (not a Debian package: it must be there).
+# iptables: the real kube-proxy's proxy mode, inside a network namespace of
+# its own (tests/support/kube_proxy.rs).
 PACKAGES="
 buildah
 chromium
@@ -29,6 +31,7 @@ fonts-dejavu-core
 gcc-aarch64-linux-gnu
 haproxy
 iproute2
+iptables
 keepalived
 libc6-dev-arm64-cross
 mount

@@ -46,7 +46,7 @@ command -v ip >/dev/null || fail "ip not installed (Debian package iproute2)"
 [ ! -e "$dir/cluster.json" ] || fail "$dir already holds a cluster (scripts/cluster down $dir first)"
 
 bin=$(cluster_cache_dir "$("${GO:-$(command -v go || echo /usr/local/go/bin/go)}" env GOVERSION 2>/dev/null || echo none)")/bin
-[ -x "$bin/kube-apiserver" ] || { "$here/build.sh" >&2; }
+"$here/build.sh" --check || "$here/build.sh" >&2
 [ -x "$bin/kube-apiserver" ] || fail "no binaries in $bin (scripts/cluster build)"
 
 mkdir -p "$dir"
