@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::kube_env::as_env;
+use support::kube_proxy::KubeProxy;
 use support::real_cluster::{Cluster, cluster, run, serial};
 use support::{Service, TempDir, wait_for};
 
@@ -378,6 +379,92 @@ fn kubelet_death_fails_kubelet_at_once_and_node_ready_after_the_grace_period() {
     );
     c.start("kubelet");
     wait_status(&svc, "/health", 200, Duration::from_secs(120));
+}
+
+// ------------------------------------------------------------ kube-proxy
+
+/// A real kube-proxy for the Node (its own network namespace) and the
+/// service on the host probing its healthz, once it has synced.
+fn with_kube_proxy(c: &Cluster) -> (KubeProxy, Service) {
+    let t0 = Instant::now();
+    let kp = KubeProxy::start(c);
+    let url = KubeProxy::healthz_url();
+    let svc = Service::start(&[("NODE_NAME", &c.node), ("KUBE_PROXY_HEALTHZ_URL", &url)]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while svc.get("/health?check=kube_proxy").status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "kube-proxy never healthy; kube-proxy log:\n{}\nservice log:\n{}",
+            kp.log(),
+            svc.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("kube-proxy healthy (our check 200) {:?} after its start", t0.elapsed());
+    (kp, svc)
+}
+
+#[test]
+fn kube_proxy_check_follows_a_real_kube_proxy_through_kill_and_restart() {
+    if support::skip_unless_program("iptables") {
+        return;
+    }
+    let Some(c) = cluster() else { return };
+    let _turn = turn(c);
+    let (mut kp, svc) = with_kube_proxy(c);
+    let r = svc.get("/health?check=kube_proxy");
+    assert_eq!(r.json()["checks"][0]["name"], "kube_proxy", "{}", r.body);
+
+    kp.kill();
+    let r = wait_status(&svc, "/health?check=kube_proxy", 503, REACT);
+    assert_eq!(r.reason("kube_proxy").as_deref(), Some("kube-proxy healthz: connection refused"), "{}", r.body);
+
+    let t0 = Instant::now();
+    kp.restart();
+    wait_status(&svc, "/health?check=kube_proxy", 200, Duration::from_secs(90));
+    eprintln!("restarted kube-proxy: our check 200 again after {:?}", t0.elapsed());
+}
+
+/// Puts the Cluster Autoscaler's ToBeDeletedByClusterAutoscaler taint on a
+/// Node; removes it when dropped, so later tests find the Node as it was.
+struct AutoscalerTaint<'a>(&'a Cluster, String);
+
+impl<'a> AutoscalerTaint<'a> {
+    fn put(c: &'a Cluster, node: &str) -> Self {
+        // The autoscaler's value is the Unix time it decided; kube-proxy
+        // looks only at the key.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        c.kubectl(&["taint", "node", node, &format!("ToBeDeletedByClusterAutoscaler={now}:NoSchedule")]);
+        AutoscalerTaint(c, node.to_string())
+    }
+}
+
+impl Drop for AutoscalerTaint<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kubectl_try(&["taint", "node", &self.1, "ToBeDeletedByClusterAutoscaler-"]);
+    }
+}
+
+#[test]
+fn kube_proxy_check_fails_while_the_node_carries_the_autoscalers_to_be_deleted_taint() {
+    if support::skip_unless_program("iptables") {
+        return;
+    }
+    let Some(c) = cluster() else { return };
+    let _turn = turn(c);
+    let (_kp, svc) = with_kube_proxy(c);
+    let taint = AutoscalerTaint::put(c, &c.node);
+    let r = wait_status(&svc, "/health?check=kube_proxy", 503, REACT);
+    let reason = r.reason("kube_proxy").unwrap();
+    eprintln!("tainted: {reason}");
+    assert_eq!(
+        reason,
+        "kube-proxy healthz returned 503: nodeEligible=false (Node being deleted or tainted ToBeDeletedByClusterAutoscaler)",
+        "{}",
+        r.body
+    );
+    drop(taint);
+    wait_status(&svc, "/health?check=kube_proxy", 200, REACT);
 }
 
 // ------------------------------------------------------------ in-cluster

@@ -14,20 +14,34 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use super::{Check, CheckId, Ctx, Exec, Outcome};
 use crate::config::Config;
 
-/// One local HTTP check: its id, how reasons name the endpoint, and the
-/// knob holding its URL.
+/// One local HTTP check: its id, how reasons name the endpoint, the knob
+/// holding its URL, and what a non-200 body says in a reason.
 struct LocalProbe {
     id: CheckId,
     what: &'static str,
     url: fn(&Config) -> &str,
+    explain: Explain,
 }
+
+/// A short account of a non-200 body, or `None` for its first line.
+type Explain = fn(&str) -> Option<String>;
 
 /// Every local HTTP check (the URL knobs are KUBELET_HEALTHZ_URL,
 /// OKD_ROUTER_HEALTHZ_URL and KUBE_PROXY_HEALTHZ_URL).
 const PROBES: [LocalProbe; 3] = [
-    LocalProbe { id: CheckId::Kubelet, what: "kubelet healthz", url: |c| &c.kubelet_healthz_url },
-    LocalProbe { id: CheckId::OkdRouter, what: "OKD router healthz", url: |c| &c.okd_router_healthz_url },
-    LocalProbe { id: CheckId::KubeProxy, what: "kube-proxy healthz", url: |c| &c.kube_proxy_healthz_url },
+    LocalProbe { id: CheckId::Kubelet, what: "kubelet healthz", url: |c| &c.kubelet_healthz_url, explain: |_| None },
+    LocalProbe {
+        id: CheckId::OkdRouter,
+        what: "OKD router healthz",
+        url: |c| &c.okd_router_healthz_url,
+        explain: |_| None,
+    },
+    LocalProbe {
+        id: CheckId::KubeProxy,
+        what: "kube-proxy healthz",
+        url: |c| &c.kube_proxy_healthz_url,
+        explain: kube_proxy_body,
+    },
 ];
 
 pub const KUBELET: Check = Check { id: CheckId::Kubelet, exec: Exec::Probe, run: |ctx, d| run(&PROBES[0], ctx, d) };
@@ -38,15 +52,42 @@ pub const KUBE_PROXY: Check =
 
 fn run(p: &LocalProbe, ctx: &Ctx, deadline: Instant) -> Outcome {
     let c = &ctx.config;
-    probe(p.what, (p.url)(c), c.local_http_ca_file.as_deref(), c.timeout_for(p.id), deadline)
+    probe(p.what, (p.url)(c), c.local_http_ca_file.as_deref(), c.timeout_for(p.id), deadline, p.explain)
+}
+
+/// kube-proxy's `/healthz` body is one line of JSON
+/// (pkg/proxy/healthcheck/proxy_health.go) whose first 80 characters are
+/// timestamps; its 503 has two causes, named here: `nodeEligible` false
+/// while its Node is being deleted or carries the Cluster Autoscaler's
+/// ToBeDeletedByClusterAutoscaler taint, `healthy` false when a queued rule
+/// change is older than twice its sync period.
+fn kube_proxy_body(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let mut why = Vec::new();
+    if v["nodeEligible"] == false {
+        why.push("nodeEligible=false (Node being deleted or tainted ToBeDeletedByClusterAutoscaler)".to_string());
+    }
+    if v["healthy"] == false {
+        let last = v["lastUpdated"].as_str().unwrap_or("?");
+        why.push(format!("healthy=false (rules last synced {last})"));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// Longest body excerpt quoted in a reason.
 const BODY_EXCERPT_CHARS: usize = 80;
 
 /// Probes `url`; `what` names the endpoint in reasons ("kubelet healthz"),
-/// `timeout` is the configured deadline, quoted when it is hit.
-pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, timeout: Duration, deadline: Instant) -> Outcome {
+/// `timeout` is the configured deadline, quoted when it is hit; `explain`
+/// words a non-200 body.
+fn probe(
+    what: &str,
+    url: &str,
+    ca_file: Option<&Path>,
+    timeout: Duration,
+    deadline: Instant,
+    explain: Explain,
+) -> Outcome {
     let budget = deadline.saturating_duration_since(Instant::now());
     if budget.is_zero() {
         return Outcome::unknown(format!("{what}: no time left to probe"));
@@ -79,6 +120,9 @@ pub fn probe(what: &str, url: &str, ca_file: Option<&Path>, timeout: Duration, d
     let text = String::from_utf8_lossy(&body);
     if status == 400 && text.contains("HTTP request to an HTTPS server") {
         return Outcome::fail(format!("{what}: the endpoint speaks HTTPS; use an https:// URL"));
+    }
+    if let Some(why) = explain(&text) {
+        return Outcome::fail(format!("{what} returned {status}: {why}"));
     }
     let first_line: String = text.lines().next().unwrap_or("").trim().chars().take(BODY_EXCERPT_CHARS).collect();
     if first_line.is_empty() {
@@ -163,6 +207,22 @@ mod tests {
         );
         for (check, p) in [KUBELET, OKD_ROUTER, KUBE_PROXY].iter().zip(&PROBES) {
             assert_eq!(check.id, p.id);
+        }
+    }
+
+    #[test]
+    fn kube_proxy_503_bodies_say_why() {
+        // Bodies as kube-proxy v1.36 writes them.
+        let tainted = r#"{"lastUpdated":"2026-12-07T13:00:01.5Z","currentTime":"2026-12-07T13:00:02Z","nodeEligible":false,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-12-07T13:00:01.5Z","healthy":true}}}"#;
+        let stale = r#"{"lastUpdated":"2026-12-07T12:58:00Z","currentTime":"2026-12-07T13:00:02Z","nodeEligible":true,"healthy":false,"status":{"IPv4":{"lastUpdated":"2026-12-07T12:58:00Z","healthy":false}}}"#;
+        assert_eq!(
+            kube_proxy_body(tainted).as_deref(),
+            Some("nodeEligible=false (Node being deleted or tainted ToBeDeletedByClusterAutoscaler)")
+        );
+        assert_eq!(kube_proxy_body(stale).as_deref(), Some("healthy=false (rules last synced 2026-12-07T12:58:00Z)"));
+        // Anything else keeps the first-line excerpt.
+        for other in ["", "not json", r#"{"healthy":true,"nodeEligible":true}"#, "[]"] {
+            assert_eq!(kube_proxy_body(other), None, "{other}");
         }
     }
 

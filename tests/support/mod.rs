@@ -9,6 +9,7 @@ pub mod fake_http;
 pub mod haproxy;
 pub mod helm;
 pub mod kube_env;
+pub mod kube_proxy;
 pub mod lb_rig;
 pub mod manifests;
 pub mod raw_http;
