@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{self, ConfigError};
 use crate::server::status_report::human_duration;
 use crate::timefmt;
 
@@ -167,31 +167,21 @@ fn parse_args(args: &[String]) -> Result<Parsed, ConfigError> {
 /// loopback; a bad value is the service's own one-line error, so the
 /// operator learns the service would not start either.
 fn default_url(env: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let set = |k: &str| env(k).filter(|v| !v.is_empty());
-    let port = match set(PORT_VAR) {
-        None => 25001,
-        Some(v) => match v.parse::<u16>() {
-            Ok(0) => {
-                return Err(ConfigError(format!(
-                    "{PORT_VAR}=0 (any free port, logged at start): pass the logged address with --url"
-                )));
-            }
-            Ok(p) => p,
-            Err(_) => {
-                return Err(ConfigError(format!("invalid {PORT_VAR}={v:?}: expected an integer from 1 to 65535")));
-            }
-        },
+    // The service trims values too; empty is taken as unset here.
+    let set = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let default_port = || config::KNOBS.iter().find(|k| k.env == PORT_VAR).map_or("", |k| k.default).to_string();
+    let port = match config::port(PORT_VAR, &set(PORT_VAR).unwrap_or_else(default_port))? {
+        0 => {
+            return Err(ConfigError(format!(
+                "{PORT_VAR}=0 (any free port, logged at start): pass the logged address with --url"
+            )));
+        }
+        p => p,
     };
-    let ip = match set(ADDRESS_VAR) {
-        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Some(v) => match v.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-            Ok(IpAddr::V4(a)) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Ok(IpAddr::V6(a)) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            Ok(ip) => ip,
-            Err(_) => {
-                return Err(ConfigError(format!("invalid {ADDRESS_VAR}={v:?}: expected an IPv4 or IPv6 address")));
-            }
-        },
+    let ip = match config::listen_address(ADDRESS_VAR, &set(ADDRESS_VAR).unwrap_or_default())? {
+        None | Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        Some(ip) => ip,
     };
     let scheme = if set(TLS_VAR).is_some() { "https" } else { "http" };
     Ok(format!("{scheme}://{}", std::net::SocketAddr::new(ip, port)))

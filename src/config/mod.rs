@@ -25,6 +25,10 @@ mod service_ref;
 mod values;
 
 pub use check_id::{BadName, CheckId, parse_list};
+/// The listener's two parsers, for the `status` command: it asks where a
+/// service started with the same environment listens, without the rest of
+/// the configuration.
+pub use parse::{listen_address, port};
 pub use service_ref::{ServiceRef, parse_service_refs};
 pub use values::{ConditionRule, Gateway, parse_condition_rules};
 
@@ -93,7 +97,7 @@ knobs! {
             "Name of this Kubernetes Node; empty = the hostname lowercased, the kubelet's default (DaemonSet: fieldRef spec.nodeName)";
         listen_address: Option<IpAddr> = "LISTEN_ADDRESS", "", parse::listen_address,
             "Address to bind; empty = dual-stack [::], falling back to 0.0.0.0 when IPv6 is off";
-        listen_port: u16 = "LISTEN_PORT", "25001", |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16),
+        listen_port: u16 = "LISTEN_PORT", "25001", parse::port,
             "TCP port of /health, /livez, /metrics (0 = any free port, logged at start)";
         default_checks: Vec<CheckId> = "DEFAULT_CHECKS", "node_ready", parse::check_names,
             "Checks a bare GET /health runs (comma-separated)";
@@ -172,7 +176,7 @@ knobs! {
         container_runtime_require_network: bool = "CONTAINER_RUNTIME_REQUIRE_NETWORK", "true", parse::bool,
             "container_runtime also requires the CRI NetworkReady condition";
         // --- operations (metrics, agent-check, TLS)
-        agent_port: Option<u16> = "AGENT_PORT", "", |e, s| parse::optional(e, s, |e, s| parse::int(e, s, 0, 65535).map(|v| v as u16)),
+        agent_port: Option<u16> = "AGENT_PORT", "", |e, s| parse::optional(e, s, parse::port),
             "TCP port of the HAProxy agent-check answer (same LISTEN_ADDRESS; unset = off; 0 = any free port)";
         /// empty until `from_raw` fills in the default (DEFAULT_CHECKS + node_eligible)
         agent_checks: Vec<CheckId> = "AGENT_CHECKS", "", |e, s| parse::optional(e, s, parse::check_names).map(Option::unwrap_or_default),

@@ -27,6 +27,11 @@ pub fn int(env: &'static str, s: &str, min: u64, max: u64) -> Result<u64, Config
     }
 }
 
+/// A TCP port; 0 asks the kernel for any free one.
+pub fn port(env: &'static str, s: &str) -> Result<u16, ConfigError> {
+    int(env, s, 0, u16::MAX.into()).map(|v| v as u16)
+}
+
 pub fn millis(env: &'static str, s: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
     int(env, s, min, max).map(Duration::from_millis)
 }
