@@ -8,6 +8,7 @@
 //! scripts, frames and sniffing outright, so even an escaping bug could not
 //! run code.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime};
 
@@ -213,17 +214,12 @@ fn checks_table(h: &mut String, r: &Report) {
 
 fn node_table(h: &mut String, r: &Report) {
     let n = &r.node_state;
-    let age = match n.age_seconds {
-        Some(s) => format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s))),
-        None => "never confirmed by the API".to_string(),
-    };
-    let restarts = n.watch_restarts_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
     let rows: [(&str, String); 7] = [
         ("source", n.source.to_string()),
         ("Node", format!("{} ({})", r.node, n.presence)),
-        ("age", age),
+        ("age", age_text(n.age_seconds)),
         ("API server", n.api_server.clone().unwrap_or_else(|| "-".into())),
-        ("watch restarts", format!("{} ({restarts})", n.watch_restarts)),
+        ("watch restarts", restarts_text(n.watch_restarts, &n.watch_restarts_by_reason)),
         ("last API error", n.last_error.clone().unwrap_or_else(|| "-".into())),
         ("credentials", n.no_credentials.as_ref().map(|w| format!("none: {w}")).unwrap_or_else(|| "found".into())),
     ];
@@ -232,6 +228,20 @@ fn node_table(h: &mut String, r: &Report) {
         let _ = writeln!(h, "<tr><th>{key}<td>{}</tr>", escape(&value));
     }
     h.push_str("</table>\n");
+}
+
+/// How long ago the API last answered a watch (Node or EndpointSlices).
+fn age_text(age_seconds: Option<u64>) -> String {
+    match age_seconds {
+        Some(s) => format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s))),
+        None => "never confirmed by the API".to_string(),
+    }
+}
+
+/// `3 (closed 2, error 1, …)`: a watch's restarts, then by reason.
+fn restarts_text(total: u64, by_reason: &BTreeMap<&'static str, u64>) -> String {
+    let reasons = by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    format!("{total} ({reasons})")
 }
 
 /// The EndpointSlice watches SERVICE_ENDPOINTS started, one row each, the
@@ -249,12 +259,6 @@ fn service_watches_table(h: &mut String, r: &Report) {
             (Some(n), Some(here), Some(elsewhere)) => (n.to_string(), format!("{here} here, {elsewhere} elsewhere")),
             _ => ("not listed yet".to_string(), "-".to_string()),
         };
-        let age = match w.age_seconds {
-            Some(s) => format!("{} since the API last answered", human_duration(std::time::Duration::from_secs(s))),
-            None => "never confirmed by the API".to_string(),
-        };
-        let restarts =
-            w.watch_restarts_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         // What keeps the check from telling, most fundamental first.
         let error = match (&w.no_credentials, &w.forbidden, &w.last_error) {
             (Some(why), _, _) => format!("no credentials: {why}"),
@@ -265,13 +269,12 @@ fn service_watches_table(h: &mut String, r: &Report) {
         let service = escape(&w.service);
         let _ = writeln!(
             h,
-            "<tr id=\"watch-{service}\"><td>{service}<td>{}<td>{}<td>{}<td>{}<td>{} ({})<td>{}</tr>",
+            "<tr id=\"watch-{service}\"><td>{service}<td>{}<td>{}<td>{}<td>{}<td>{}<td>{}</tr>",
             w.source,
             escape(&slices),
             escape(&ready),
-            escape(&age),
-            w.watch_restarts,
-            escape(&restarts),
+            escape(&age_text(w.age_seconds)),
+            escape(&restarts_text(w.watch_restarts, &w.watch_restarts_by_reason)),
             escape(&error),
         );
     }
