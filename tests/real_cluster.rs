@@ -518,18 +518,9 @@ fn health_on_node() -> Option<(u16, String)> {
 }
 
 /// `GET /health` on the node's port the way an LB sends it; the error says
-/// what the LB would have seen (refused, reset, timed out, cut short).
+/// what the LB would have seen.
 fn probe_on_node() -> Result<(u16, String), String> {
-    use std::io::{Read, Write};
-    let addr = "127.0.0.1:25001".parse().unwrap();
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    s.write_all(b"GET /health HTTP/1.0\r\n\r\n").map_err(|e| format!("write: {e}"))?;
-    let mut bytes = Vec::new();
-    s.read_to_end(&mut bytes).map_err(|e| format!("read: {e}"))?;
-    let (r, _) =
-        support::Response::parse(&bytes).ok_or_else(|| format!("incomplete answer of {} bytes", bytes.len()))?;
+    let r = support::service::lb_probe("127.0.0.1:25001".parse().unwrap(), "/health", Duration::from_secs(2))?;
     Ok((r.status, r.body))
 }
 

@@ -10,18 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::fake_http::{FakeHttp, Mode};
+use support::service::lb_probe;
 use support::{Response, Service, skip_unless_program, skip_unless_root, wait_for};
 
 use support::repo::run;
 
-/// One probe the way an LB sends it: new connection, HTTP/1.0, read to close.
+/// One probe the way an LB sends it; its status, or what went wrong.
 fn probe(addr: SocketAddr) -> Result<u16, String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /health?check=kubelet HTTP/1.0\r\n\r\n").map_err(|e| format!("write: {e}"))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-    Response::parse(&raw).map(|(r, _)| r.status).ok_or_else(|| format!("incomplete answer {raw:?}"))
+    lb_probe(addr, "/health?check=kubelet", Duration::from_secs(5)).map(|r| r.status)
 }
 
 /// Moves the calling thread (and the threads and processes it starts) into a

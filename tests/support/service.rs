@@ -206,6 +206,20 @@ pub fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Vec<u8> {
     out
 }
 
+/// One probe the way a load balancer sends it: a new connection (within
+/// 2 s), `GET path HTTP/1.0`, read to the close (within `limit`). The error
+/// says what the LB saw: refused, reset, timed out, or an answer cut short.
+pub fn lb_probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<Response, String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).map_err(|e| format!("write: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    Response::parse(&raw)
+        .map(|(r, _)| r)
+        .ok_or_else(|| format!("incomplete answer {:?}", String::from_utf8_lossy(&raw)))
+}
+
 /// Runs `harmony-node-readiness-endpoint <args>` once; returns exit code, stdout, stderr.
 pub fn run_check_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = base_command(args, env).output().expect("run binary");
